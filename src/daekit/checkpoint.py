@@ -1,0 +1,201 @@
+"""Saving and loading checkpoints: weights + config + training state in one safetensors file.
+
+The only module that reads weight files. Nothing is ever unpickled: tensors go through safetensors,
+everything else (config, model spec, optimizer/scheduler structure, epoch) is JSON in the file's
+metadata. A JSON copy of the config sits next to each checkpoint for people and other tools.
+Every write goes to a temporary file in the same folder and is renamed into place, so a kill at
+any moment leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as st_save
+from torch import nn
+
+from .errors import DaekitError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FORMAT = "daekit-checkpoint"
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Writes `data` to `path` through a temp file + fsync + rename (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Text version of ``atomic_write_bytes``."""
+    atomic_write_bytes(path, text.encode())
+
+
+# -- training state <-> (JSON skeleton, tensors) ----------------------------------------------------
+
+def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        key = f"state.{len(tensors)}"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, _flatten(v, tensors)] for k, v in obj.items()]}  # keeps int keys int
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_flatten(v, tensors) for v in obj]}
+    if isinstance(obj, list):
+        return [_flatten(v, tensors) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
+
+
+def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__dict__" in obj:
+            return {k: _unflatten(v, tensors) for k, v in obj["__dict__"]}
+        if "__tuple__" in obj:
+            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
+    if isinstance(obj, list):
+        return [_unflatten(v, tensors) for v in obj]
+    return obj
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds."""
+
+    model_spec: dict[str, Any]
+    config: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    train_state: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # epoch, metrics, ...
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    config: dict[str, Any],
+    *,
+    train_state: dict[str, Any] | None = None,
+    info: dict[str, Any] | None = None,
+) -> Path:
+    """Writes `path` (``.safetensors``) and its JSON sidecar (``.json``), each atomically.
+
+    Args:
+        path: Destination file.
+        model: A model built by ``create_model`` (its ``spec`` is stored); DDP wrappers are unwrapped.
+        config: The resolved run config as a dict.
+        train_state: Optimizer/scheduler/RNG state etc. for exact resumption (tensors allowed).
+        info: Small JSON-able facts (epoch, metrics).
+    """
+    path = Path(path)
+    model = getattr(model, "module", model)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    skeleton = _flatten(train_state, tensors) if train_state is not None else None
+    from . import __version__
+
+    meta = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "daekit_version": __version__,
+        "model_spec": json.dumps(model.spec),
+        "config": json.dumps(config),
+        "info": json.dumps(info or {}),
+        "train_state": json.dumps(skeleton),
+    }
+    sidecar = {"model": model.spec, "config": config, "info": info or {}, "weights": path.name}
+    atomic_write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Reads a checkpoint written by ``save_checkpoint``.
+
+    Raises:
+        DaekitError: missing file, not a safetensors file, or not a daekit checkpoint.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DaekitError(f"expected a checkpoint file, got a folder: {path}")
+    if not path.exists():
+        raise DaekitError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, ValueError, OSError):
+        raise DaekitError(f"not a daekit checkpoint (unreadable as safetensors): {path}") from None
+    if meta.get("format") != FORMAT:
+        raise DaekitError(f"not a daekit checkpoint (safetensors file without daekit metadata): {path}")
+    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
+        raise DaekitError(f"checkpoint {path} was written by a newer daekit ({meta.get('daekit_version')}); upgrade daekit")
+    try:
+        skeleton = json.loads(meta["train_state"])
+        return Checkpoint(
+            model_spec=json.loads(meta["model_spec"]),
+            config=json.loads(meta["config"]),
+            state_dict={k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")},
+            train_state=_unflatten(skeleton, tensors) if skeleton is not None else None,
+            info=json.loads(meta.get("info", "{}")),
+        )
+    except (KeyError, json.JSONDecodeError) as e:
+        raise DaekitError(f"damaged daekit checkpoint {path}: missing or bad metadata ({e})") from None
+
+
+def build_model(ckpt: Checkpoint, expect: str | None = None) -> nn.Module:
+    """Rebuilds the model stored in `ckpt` and loads its weights.
+
+    Args:
+        ckpt: A loaded checkpoint.
+        expect: If given, the model name the caller needs; another model raises DaekitError.
+    """
+    from .models import create_model
+
+    spec = dict(ckpt.model_spec)
+    name = spec.pop("name")
+    if expect is not None and name != expect:
+        raise DaekitError(f"checkpoint holds a {name!r} model, not {expect!r}")
+    model = create_model(name, **spec)
+    try:
+        model.load_state_dict(ckpt.state_dict, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise DaekitError(f"checkpoint weights do not fit the {name!r} model they claim: {first}") from None
+    return model
+
+
+def find_checkpoint(path: str | Path, which: str = "best") -> Path:
+    """A checkpoint file from a run folder (``checkpoints/<which>.safetensors``, else ``last``) or a file."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (which, "last", "best"):
+            cand = path / "checkpoints" / f"{name}.safetensors"
+            if cand.exists():
+                return cand
+        raise DaekitError(f"no checkpoint in run folder {path} (looked for checkpoints/{which}.safetensors)")
+    if not path.exists():
+        raise DaekitError(f"model not found: {path} (give a run folder or a .safetensors checkpoint)")
+    return path

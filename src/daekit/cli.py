@@ -1,0 +1,258 @@
+"""The command line: parses arguments and calls the library; no logic of its own."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import DaekitError
+
+EPILOG = """\
+noise specs:
+  none                     no corruption: a plain compression autoencoder
+  masking:0.3              30%% of the input values set to 0 (Vincent et al.'s masking noise)
+  salt-and-pepper:0.2      20%% of the values set to black or white
+  gaussian:25              additive Gaussian noise, sigma on the 0-255 scale
+  poisson:30               shot noise, peak of 30 photons
+  speckle:0.2              multiplicative Gaussian noise
+  gaussian:25+masking:0.1  composition, left to right; add '+clip' to clamp to [0, 1]
+  (the Keras tutorial's noise_factor=0.4 is gaussian:102+clip)
+
+examples:
+  daekit train --noise masking:0.5 --epochs 30 --out runs/digits
+  daekit train --data mnist --data-dir ../shared/data/mnist --model conv --noise gaussian:50
+  daekit train --config my.yaml --set train.lr=3e-4 --set model.args.channels=[64,64]
+  daekit denoise --model runs/digits noisy.png -o clean.png
+  daekit evaluate --model runs/digits --noise gaussian:25 --json
+  daekit list
+"""
+
+
+def _train_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a (denoising) autoencoder",
+        description="Train a model on a data set. Settings come from defaults, then --config, then these "
+        "options, then --set overrides. The resolved config is saved as RUN_DIR/config.yaml and inside "
+        "every checkpoint; metrics go to RUN_DIR/metrics.jsonl, checkpoints to RUN_DIR/checkpoints/.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", metavar="FILE", help="YAML, TOML or JSON config file")
+    p.add_argument("--data", metavar="NAME", help="data set: digits (embedded, default), mnist, fashion-mnist, kmnist, ...")
+    p.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files (default: $DAEKIT_DATA/<name>)")
+    p.add_argument("--download", action="store_true", default=None, help="download missing MNIST-family files (needs a network)")
+    p.add_argument("--model", metavar="NAME", help="architecture: dense, deep-dense, conv (default), residual, unet")
+    p.add_argument("--noise", metavar="SPEC", help="corruption, e.g. masking:0.3, gaussian:25, none (see below)")
+    p.add_argument("--epochs", type=int, metavar="N", help="number of epochs")
+    p.add_argument("--batch-size", type=int, metavar="N", help="images per batch")
+    p.add_argument("--lr", type=float, metavar="LR", help="learning rate")
+    p.add_argument("--loss", metavar="NAME", help="mse, bce or l1")
+    p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed (same seed, same result)")
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/run)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. train.lr=3e-4 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR exactly where it stopped")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in RUN_DIR")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _denoise_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "denoise",
+        help="denoise image files with a trained model",
+        description="Denoise PNG, JPEG, TIFF or BMP files (gray or RGB, 8- or 16-bit); the output keeps the "
+        "input's bit depth (JPEG and BMP are 8-bit). Folders are searched recursively. With one input "
+        "file, -o may name the output file; otherwise -o is a folder mirroring the inputs' names.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run folder or .safetensors checkpoint")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
+
+
+def _evaluate_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="PSNR/SSIM of a trained model on a data set",
+        description="Corrupt a data set's test split with a fixed seed and report PSNR/SSIM of the corrupted "
+        "input and of the model's output. Defaults: the data set and noise the model was trained with.",
+    )
+    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run folder or .safetensors checkpoint")
+    p.add_argument("--data", metavar="NAME", help="data set (default: the one it was trained on)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files")
+    p.add_argument("--noise", metavar="SPEC", help="corruption (default: the training noise)")
+    p.add_argument("--split", default="test", choices=["test", "val"], help="which split (default test)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the corruption (default 0)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="daekit",
+        description="daekit: denoising autoencoders in PyTorch. Train a model that reconstructs clean images "
+        "from corrupted ones (or, with --noise none, a plain compression autoencoder), then use it to "
+        "denoise files or evaluate it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"daekit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _train_parser(sub)
+    _denoise_parser(sub)
+    _evaluate_parser(sub)
+    sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
+    d = sub.add_parser("demo", help="train a DAE on the embedded digits and show the result", description="Train a convolutional DAE on the embedded digits (no network), denoise held-out digits, print noisy vs denoised PSNR and write a figure.")
+    d.add_argument("--out", default="runs/demo", metavar="RUN_DIR", help="where to write the run (default runs/demo)")
+    d.add_argument("--epochs", type=int, default=80, help="training epochs (default 80)")
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _train_options(a: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line, as a nested config dict (absent ones left out)."""
+    spec = {
+        ("data", "name"): a.data, ("data", "dir"): a.data_dir, ("data", "download"): a.download,
+        ("model", "name"): a.model, ("noise",): a.noise, ("train", "epochs"): a.epochs,
+        ("train", "batch_size"): a.batch_size, ("train", "lr"): a.lr, ("train", "loss"): a.loss,
+        ("train", "device"): a.device, ("seed",): a.seed, ("out",): a.out,
+    }
+    out: dict[str, Any] = {}
+    for path, value in spec.items():
+        if value is not None:
+            node = out
+            for k in path[:-1]:
+                node = node.setdefault(k, {})
+            node[path[-1]] = value
+    return out
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import resolve_config
+    from .train import fit
+
+    config_file = a.config
+    if a.resume and not config_file:
+        run = Path(a.out or "runs/run")
+        config_file = run / "config.yaml"
+        if not config_file.exists():
+            raise DaekitError(f"nothing to resume: {config_file} does not exist")
+    cfg = resolve_config(config_file, _train_options(a), a.set)
+    result = fit(cfg, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet)
+    b = result.best
+    print(f"best val PSNR {b.get('psnr', float('nan')):.2f} dB, SSIM {b.get('ssim', float('nan')):.3f} at epoch {b.get('epoch')}")
+    print(f"run folder: {result.run_dir}  (checkpoints/best.safetensors, metrics.jsonl, config.yaml)")
+    return 0
+
+
+def cmd_denoise(a: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .api import Denoiser
+    from .images import IMAGE_SUFFIXES, find_images
+
+    files = find_images(a.inputs)
+    out = Path(a.output)
+    single = len(files) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
+    if len(files) > 1 and out.suffix.lower() in IMAGE_SUFFIXES:
+        raise DaekitError(f"{len(files)} inputs but -o {out} names one file; give a folder")
+    targets = [out] if single else [out / _relative(f, a.inputs) for f in files]
+    inputs = {f.resolve() for f in files}
+    for t in targets:
+        if t.resolve() in inputs:
+            raise DaekitError(f"output {t} would overwrite an input; choose another -o")
+        if t.exists() and not a.overwrite:
+            raise DaekitError(f"output {t} exists; pass --overwrite to replace it")
+    den = Denoiser.load(a.model, device=a.device)
+    for src, dst in tqdm(list(zip(files, targets)), desc="denoising", unit="image", disable=len(files) < 2):
+        den.denoise_file(src, dst)
+    print(f"wrote {len(targets)} image(s) to {targets[0] if single else out}")
+    return 0
+
+
+def _relative(f: Path, inputs: Sequence[str]) -> Path:
+    """`f`'s path relative to the input folder it was found in (just its name for a file input)."""
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            try:
+                return f.relative_to(p)
+            except ValueError:
+                continue
+    return Path(f.name)
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .api import Denoiser, evaluate_on
+
+    den = Denoiser.load(a.model, device=a.device)
+    res = evaluate_on(den, a.data, a.data_dir, a.noise, a.split, a.seed, a.limit)
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print(f"{res['data']} {res['split']} ({res['images']} images), noise {res['noise']}")
+        print(f"{'':<10}{'PSNR (dB)':>10}{'SSIM':>8}")
+        print(f"{'corrupted':<10}{res['noisy_psnr']:>10.2f}{res['noisy_ssim']:>8.3f}")
+        print(f"{'denoised':<10}{res['psnr']:>10.2f}{res['ssim']:>8.3f}")
+    return 0
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    from .data import list_datasets
+    from .models import count_parameters, create_model, list_models, model_arguments
+    from .noise import describe_noise
+
+    print("models (parameters for 1x28x28 input, default arguments):")
+    for name in list_models():
+        n = count_parameters(create_model(name))
+        args = ", ".join(f"{k}={v}" for k, v in model_arguments(name).items())
+        print(f"  {name:<12}{n:>10,}  {args}")
+    print("\nnoise models (spec NAME:VALUE, combine with '+'):")
+    for name, param, help_ in describe_noise():
+        print(f"  {name:<17}{param:<44}{help_}")
+    print("\ndata sets:")
+    for name, desc in list_datasets():
+        print(f"  {name:<18}{desc}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(a.out, epochs=a.epochs, progress=not a.quiet)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``daekit`` console script and ``python -m daekit``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except DaekitError as e:
+        print(f"daekit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("daekit: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:  # disk full, permission denied, ...: the system's own words, one line
+        print(f"daekit: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

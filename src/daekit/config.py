@@ -1,0 +1,208 @@
+"""Run configuration: plain dataclasses validated on construction, round-tripped to YAML/TOML/JSON.
+
+Precedence: defaults < config file < command-line options < ``--set key=value`` overrides.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
+
+from .errors import DaekitError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``3e-4`` as a float (YAML 1.1 wants ``3.0e-4``; people write both)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass(config=_STRICT)
+class DataConfig:
+    name: str = "digits"  # a registered data set (`daekit list`)
+    dir: Optional[str] = None  # folder of its files; default $DAEKIT_DATA/<name>
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # held out from train, fixed by the seed
+    limit: Optional[int] = Field(None, ge=2)  # keep at most this many training images
+    resize: Optional[int] = Field(None, ge=4)  # resize to resize x resize at load time
+    download: bool = False  # fetch missing IDX files (needs a network)
+
+
+@dataclass(config=_STRICT)
+class ModelConfig:
+    name: str = "conv"  # a registered model (`daekit list`)
+    args: dict[str, Any] = dataclasses.field(default_factory=dict)  # the architecture's own arguments
+
+
+@dataclass(config=_STRICT)
+class TrainConfig:
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    optimizer: Literal["adam", "adamw"] = "adam"
+    weight_decay: float = Field(0.0, ge=0.0)
+    loss: Literal["mse", "bce", "l1"] = "mse"
+    schedule: Literal["none", "cosine", "step", "plateau"] = "cosine"
+    warmup_epochs: int = Field(0, ge=0)
+    patience: Optional[int] = Field(None, ge=1)  # early stopping: epochs without a better val PSNR
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    amp: bool = True  # mixed precision (CUDA only; bf16 where supported, else fp16 with loss scaling)
+    val_batch_size: int = Field(1024, ge=1)
+
+
+@dataclass(config=_STRICT)
+class Config:
+    """Everything a training run needs; written to ``config.yaml`` and into every checkpoint."""
+
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    noise: str = "gaussian:50"  # corruption spec for training and validation; "none" = compression AE
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    seed: int = 0
+    out: str = "runs/run"  # run folder
+
+
+def _format_error(e: ValidationError, where: str, section: str = "") -> str:
+    err = e.errors()[0]
+    loc = ".".join([section] * bool(section) + [str(p) for p in err["loc"]])
+    got = err.get("input")
+    got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
+    msg = err["msg"]
+    if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        msg = "unknown key"
+    more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+    return f"{where}: {loc}: {msg}{got_txt}{more}"
+
+
+def config_from_dict(d: dict[str, Any], where: str = "config") -> Config:
+    """Validates a nested dict into a Config; unknown keys and wrong types raise DaekitError."""
+    if not isinstance(d, dict):
+        raise DaekitError(f"{where}: expected a mapping at the top level, got {type(d).__name__}")
+    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+    try:
+        built = {}
+        for k, v in d.items():
+            if k in sections:
+                if not isinstance(v, dict):
+                    raise DaekitError(f"{where}: {k}: expected a mapping, got {v!r}")
+                v = _section(sections[k], v, k, where)
+            built[k] = v
+        return Config(**built)
+    except ValidationError as e:
+        raise DaekitError(_format_error(e, where)) from None
+    except TypeError as e:
+        raise DaekitError(f"{where}: {e}") from None
+
+
+def _section(cls: type, values: dict[str, Any], name: str, where: str) -> Any:
+    try:
+        return cls(**values)
+    except ValidationError as e:
+        raise DaekitError(_format_error(e, where, name)) from None
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """The config as plain nested values (what goes into files and checkpoints)."""
+    return dataclasses.asdict(cfg)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Reads a YAML, TOML or JSON config file into a dict (not yet validated)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise DaekitError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DaekitError(f"cannot read config file {path}: {e}") from None
+    try:
+        if path.suffix == ".toml":
+            d = tomllib.loads(text)
+        elif path.suffix == ".json":
+            d = json.loads(text)
+        else:
+            d = _yaml(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise DaekitError(f"config file {path} does not parse: {first}") from None
+    return d or {}
+
+
+def write_config(cfg: Config, path: str | Path) -> None:
+    """Writes the config as YAML (or JSON for ``.json``), atomically."""
+    from .checkpoint import atomic_write_text
+
+    d = config_to_dict(cfg)
+    text = json.dumps(d, indent=2) + "\n" if str(path).endswith(".json") else yaml.safe_dump(d, sort_keys=False)
+    atomic_write_text(path, text)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merges `override` into a copy of `base` (dicts merge, everything else replaces)."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_override(item: str) -> dict[str, Any]:
+    """``"train.lr=3e-4"`` -> ``{"train": {"lr": 0.0003}}``; the value is read as YAML (numbers, lists, ...)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise DaekitError(f"--set expects key=value (e.g. train.lr=3e-4), got {item!r}")
+    try:
+        value = _yaml(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    d: dict[str, Any] = {}
+    node = d
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+    return d
+
+
+def resolve_config(
+    file: str | Path | None = None, options: dict[str, Any] | None = None, sets: list[str] | None = None
+) -> Config:
+    """Defaults < `file` < `options` (nested dict from CLI flags) < `sets` (``key=value`` strings)."""
+    d = config_to_dict(Config())
+    where = "config"
+    if file:
+        d = merge(d, read_config_file(file))
+        where = f"config {file}"
+    if options:
+        d = merge(d, options)
+    for item in sets or []:
+        d = merge(d, parse_override(item))
+    return config_from_dict(d, where)

@@ -1,0 +1,188 @@
+"""Data sets served as in-memory tensors: the embedded digits and the MNIST family, with a seeded split."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DaekitError
+from ..registry import Registry
+from .idx import IDX_SETS, download_idx_set, load_idx_set
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+DATASETS: Registry[Callable[[Path | None], Arrays]] = Registry("data set")
+NEEDS_FILES: set[str] = set()  # data sets read from files (looked for under --data-dir or $DAEKIT_DATA/<name>)
+DESCRIPTIONS: dict[str, str] = {}
+
+
+@dataclass
+class ImageData:
+    """Train / validation / test images as float32 tensors (N, C, H, W) in [0, 1], labels as int64."""
+
+    name: str
+    train: torch.Tensor
+    val: torch.Tensor
+    test: torch.Tensor
+    train_labels: torch.Tensor
+    val_labels: torch.Tensor
+    test_labels: torch.Tensor
+
+    @property
+    def channels(self) -> int:
+        return int(self.train.shape[1])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.train.shape[2]), int(self.train.shape[3])
+
+
+@DATASETS.register("digits")
+def _digits(_: Path | None) -> Arrays:
+    # The embedded default: scikit-learn's 1,797 real 8x8 digits (values 0..16), no network needed.
+    # They have no official test split: a fixed permutation (seed 0, independent of the run seed)
+    # keeps 297 of them as the test set, so every run is tested on the same images.
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)  # (1797, 8, 8) on the usual 0..255 scale
+    y = d.target.astype(np.int64)
+    perm = np.random.default_rng(0).permutation(len(x))
+    test, train = perm[:297], perm[297:]
+    return x[train], y[train], x[test], y[test]
+
+
+DESCRIPTIONS["digits"] = "scikit-learn's 1,797 handwritten digits, 8x8 gray (embedded, no download)"
+
+for _name in IDX_SETS:
+    def _loader(root: Path | None, _n: str = _name) -> Arrays:
+        assert root is not None
+        return load_idx_set(_n, root)
+
+    DATASETS.register(_name)(_loader)
+    NEEDS_FILES.add(_name)
+    DESCRIPTIONS[_name] = "IDX gzip files (train-images-idx3-ubyte.gz, ...), 28x28 gray"
+
+
+def list_datasets() -> list[tuple[str, str]]:
+    """(name, description) of every registered data set."""
+    return [(n, DESCRIPTIONS.get(n, "")) for n in DATASETS]
+
+
+def resolve_data_dir(name: str, data_dir: str | os.PathLike | None) -> Path | None:
+    """Where file-based data set `name` lives: `data_dir` if given, else ``$DAEKIT_DATA/<name>``."""
+    DATASETS.get(name)  # unknown names fail first, with the list of known ones
+    if name not in NEEDS_FILES:
+        return None
+    if data_dir:
+        return Path(data_dir).expanduser()
+    env = os.environ.get("DAEKIT_DATA")
+    if env:
+        return Path(env).expanduser() / name
+    raise DaekitError(f"data set {name!r} is read from files: pass --data-dir DIR or set DAEKIT_DATA to a folder holding {name}/")
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    limit: int | None = None,
+    resize: int | None = None,
+    download: bool = False,
+) -> ImageData:
+    """Loads a registered data set into memory and holds out a validation split fixed by `seed`.
+
+    Args:
+        name: Registered data set name (``daekit list`` shows them).
+        data_dir: Folder holding the files (else ``$DAEKIT_DATA/<name>``).
+        val_fraction: Share of the training images held out for validation.
+        seed: Fixes which images are held out (and which are kept by `limit`).
+        limit: Keep at most this many training images (before the split), for quick runs.
+        resize: Resize images to resize x resize (bilinear, antialiased) once, at load time.
+        download: Fetch missing files first (needs a network; never used by tests).
+    """
+    root = resolve_data_dir(name, data_dir)
+    if download and root is not None:
+        download_idx_set(name, root)
+    xtr, ytr, xte, yte = DATASETS.get(name)(root)
+    if not 0.0 <= val_fraction < 1.0:
+        raise DaekitError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    g = torch.Generator().manual_seed(int(seed))
+    perm = torch.randperm(len(xtr), generator=g)
+    if limit is not None:
+        perm = perm[: int(limit)]
+    n_val = max(1, int(round(len(perm) * val_fraction))) if val_fraction > 0 else 0
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    if len(train_idx) == 0:
+        raise DaekitError(f"data set {name!r}: no training images left after the validation split")
+    train_all, test = to_tensor(xtr, resize), to_tensor(xte, resize)
+    ytr_t, yte_t = torch.as_tensor(np.asarray(ytr, dtype=np.int64)), torch.as_tensor(np.asarray(yte, dtype=np.int64))
+    return ImageData(
+        name=name,
+        train=train_all[train_idx].contiguous(),
+        val=train_all[val_idx].contiguous() if n_val else test[:0],
+        test=test,
+        train_labels=ytr_t[train_idx],
+        val_labels=ytr_t[val_idx],
+        test_labels=yte_t,
+    )
+
+
+def to_tensor(images: np.ndarray, resize: int | None = None) -> torch.Tensor:
+    """uint8/uint16/float images (N, H, W) or (N, H, W, C) -> float32 (N, C, H, W) in [0, 1]."""
+    a = np.asarray(images)
+    if a.ndim == 3:
+        a = a[..., None]
+    if a.ndim != 4:
+        raise DaekitError(f"expected images shaped (N, H, W) or (N, H, W, C), got {a.shape}")
+    if a.dtype == np.uint8:
+        t = torch.from_numpy(a.astype(np.float32) / 255.0)
+    elif a.dtype == np.uint16:
+        t = torch.from_numpy(a.astype(np.float32) / 65535.0)
+    else:
+        t = torch.from_numpy(a.astype(np.float32))
+    if not torch.isfinite(t).all():
+        raise DaekitError("images contain NaN or infinite values")
+    t = t.permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
+    if resize:
+        t = F.interpolate(t, size=(int(resize), int(resize)), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+    return t
+
+
+class InMemoryLoader:
+    """Serves batches as slices of one tensor (one gather per batch, no per-item Python call).
+
+    Args:
+        images: (N, C, H, W) tensor.
+        batch_size: Images per batch.
+        shuffle: Draw a new order each pass from `generator`.
+        generator: Fixes the order (re-seed it per epoch for resumable runs).
+        drop_last: Skip a final short batch.
+    """
+
+    def __init__(
+        self, images: torch.Tensor, batch_size: int, shuffle: bool = True,
+        generator: torch.Generator | None = None, drop_last: bool = False,
+    ) -> None:
+        self.images, self.batch_size, self.shuffle = images, int(batch_size), shuffle
+        self.generator, self.drop_last = generator, drop_last
+
+    def __len__(self) -> int:
+        n, b = len(self.images), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        n = len(self.images)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for i in range(len(self)):
+            sl = slice(i * self.batch_size, min(n, (i + 1) * self.batch_size))
+            yield self.images[order[sl]] if order is not None else self.images[sl]
+
+
+__all__ = ["ImageData", "DATASETS", "InMemoryLoader", "list_datasets", "load_dataset", "resolve_data_dir", "to_tensor"]

@@ -1,0 +1,122 @@
+"""Reading (and optionally downloading) the MNIST family's IDX files: MNIST, Fashion-MNIST, KMNIST, EMNIST."""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import tempfile
+import urllib.request
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DaekitError
+
+# name -> (file prefix, transpose images, download base URL)
+IDX_SETS: dict[str, tuple[str, bool, str | None]] = {
+    "mnist": ("", False, "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+    "fashion-mnist": ("", False, "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+    "kmnist": ("", False, "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
+    # EMNIST ships its images transposed; no single-file download exists (one zip of all splits).
+    **{f"emnist-{s}": (f"emnist-{s}-", True, None) for s in ("balanced", "byclass", "bymerge", "digits", "letters", "mnist")},
+}
+PARTS = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Reads one IDX file (gzip-compressed or not) into an array.
+
+    Raises:
+        DaekitError: the file is missing, truncated, not gzip/IDX, or its size disagrees with its header.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except FileNotFoundError:
+        raise DaekitError(f"missing IDX file: {path}") from None
+    except (EOFError, OSError, zlib.error) as e:
+        raise DaekitError(f"corrupt or truncated IDX file {path}: {e}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
+        raise DaekitError(f"not an IDX file (bad magic number): {path}")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise DaekitError(f"corrupt or truncated IDX file {path}: header cut short")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_DTYPES[raw[2]])
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise DaekitError(
+            f"corrupt or truncated IDX file {path}: header says {expected} bytes for shape {shape}, file has {len(raw)}"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def idx_files(name: str, root: Path) -> dict[str, Path]:
+    """The four files of data set `name` under `root` (prefers ``.gz``, accepts uncompressed copies)."""
+    prefix = IDX_SETS[name][0]
+    out = {}
+    for part, stem in PARTS.items():
+        gz, plain = root / f"{prefix}{stem}.gz", root / f"{prefix}{stem}"
+        out[part] = plain if (not gz.exists() and plain.exists()) else gz
+    return out
+
+
+def load_idx_set(name: str, root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train images, train labels, test images, test labels) as uint8 arrays, images (N, H, W)."""
+    if not root.is_dir():
+        raise DaekitError(f"data directory for {name!r} not found: {root}")
+    files = idx_files(name, root)
+    for part, path in files.items():
+        if not path.exists():
+            raise DaekitError(f"missing {name} file {path.name} (looked in {root}); pass --download to fetch it when online")
+    arrays = {part: read_idx(path) for part, path in files.items()}
+    for split in ("train", "test"):
+        imgs, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if imgs.ndim != 3 or labels.ndim != 1 or len(imgs) != len(labels):
+            raise DaekitError(
+                f"{name} {split} files disagree: images {imgs.shape}, labels {labels.shape} (in {root})"
+            )
+    if IDX_SETS[name][1]:
+        for split in ("train", "test"):
+            arrays[f"{split}_images"] = arrays[f"{split}_images"].transpose(0, 2, 1)
+    return arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"]
+
+
+def download_idx_set(name: str, root: Path, base_url: str | None = None) -> None:
+    """Fetches the four files of `name` into `root` (atomic per file; existing files are kept).
+
+    Args:
+        name: A data set of ``IDX_SETS``.
+        root: Destination folder (created).
+        base_url: Overrides the default mirror (``file://`` URLs work, which is how it is tested).
+    """
+    base = base_url or IDX_SETS[name][2]
+    if base is None:
+        raise DaekitError(f"no download source is known for {name!r}; put its IDX files in a folder and pass --data-dir")
+    root.mkdir(parents=True, exist_ok=True)
+    for path in idx_files(name, root).values():
+        if path.exists():
+            continue
+        url = base.rstrip("/") + "/" + path.name
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=60) as r:
+                while chunk := r.read(1 << 20):
+                    f.write(chunk)
+            read_idx(tmp)  # refuse to install a broken download
+            os.replace(tmp, path)
+        except OSError as e:
+            raise DaekitError(f"could not download {url}: {e}") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

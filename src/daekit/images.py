@@ -1,0 +1,143 @@
+"""Reading and writing image files (PNG, JPEG, TIFF, BMP; gray/RGB; 8/16-bit) as float arrays in [0, 1].
+
+OpenCV does the decoding: unlike Pillow it reads 16-bit RGB PNG and TIFF without truncating to
+8 bits, and it caps decoded pixels (a decompression-bomb guard). Writes are atomic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .checkpoint import atomic_write_bytes
+from .errors import DaekitError
+
+try:  # OpenCV warns on stderr about broken files; we report them ourselves, once
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+except AttributeError:  # pragma: no cover - older OpenCV builds
+    pass
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+MAX_PIXELS = 1 << 28  # 268 Mpx, e.g. 16384 x 16384: larger images are refused as likely decompression bombs
+
+
+@dataclass
+class ImageInfo:
+    """What is needed to write a result like its input: bit depth and an alpha channel to carry over."""
+
+    dtype: np.dtype
+    alpha: np.ndarray | None = None  # (H, W) in the file's own dtype
+
+
+def read_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
+    """Reads an image file into a float32 (H, W, C) array in [0, 1], C = 1 (gray) or 3 (RGB).
+
+    Palette images are expanded to RGB; an alpha channel is returned in ``ImageInfo`` (kept, not
+    denoised); CMYK JPEGs are converted to RGB by the decoder.
+
+    Raises:
+        DaekitError: missing, empty, truncated, unsupported or oversized file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DaekitError(f"input image not found: {path}")
+    raw = np.fromfile(str(path), dtype=np.uint8)
+    if raw.size == 0:
+        raise DaekitError(f"input image is an empty file: {path}")
+    ok, w, h = _peek_size(raw)
+    if ok and w * h > MAX_PIXELS:
+        raise DaekitError(f"image {path} is {w}x{h} pixels, over the {MAX_PIXELS:,}-pixel limit (decompression bomb?)")
+    try:
+        img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        img = None
+    if img is None:
+        raise DaekitError(f"cannot decode image {path}: unsupported format, truncated or corrupt file")
+    if img.dtype not in (np.uint8, np.uint16, np.float32):
+        raise DaekitError(f"image {path} has unsupported pixel type {img.dtype}")
+    alpha = None
+    if img.ndim == 3 and img.shape[2] == 4:
+        alpha, img = img[..., 3].copy(), img[..., :3]
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = img[..., ::-1]  # OpenCV's BGR -> RGB
+    elif img.ndim == 2:
+        img = img[..., None]
+    elif not (img.ndim == 3 and img.shape[2] == 1):
+        raise DaekitError(f"image {path} has {img.shape[2]} channels; expected gray, RGB or RGBA")
+    info = ImageInfo(dtype=img.dtype, alpha=alpha)
+    arr = to_float(img)
+    if not np.isfinite(arr).all():
+        raise DaekitError(f"image {path} contains NaN or infinite values")
+    return arr, info
+
+
+def _peek_size(raw: np.ndarray) -> tuple[bool, int, int]:
+    """Width/height from a PNG header, without decoding (other formats rely on OpenCV's own cap)."""
+    b = raw[:24].tobytes()
+    if b[:8] == b"\x89PNG\r\n\x1a\n" and len(b) >= 24:
+        return True, int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
+    return False, 0, 0
+
+
+def to_float(img: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 / float image -> float32 in [0, 1] (floats are taken as already scaled)."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / 65535.0
+    return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def from_float(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float image in [0, 1] -> `dtype` (uint8/uint16 rounded and clipped; float32 kept)."""
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8:
+        return (np.clip(arr, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+    if dtype == np.uint16:
+        return (np.clip(arr, 0, 1) * 65535.0 + 0.5).astype(np.uint16)
+    return arr.astype(np.float32)
+
+
+def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None) -> None:
+    """Writes a float (H, W, C) image in [0, 1] with the bit depth (and alpha) of `info`, atomically.
+
+    JPEG and BMP hold 8 bits only: 16-bit data are written as 8-bit there.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise DaekitError(f"cannot write {path}: unknown image type {suffix!r} (use {', '.join(sorted(IMAGE_SUFFIXES))})")
+    dtype = np.dtype(info.dtype if info else np.uint8)
+    if suffix in (".jpg", ".jpeg", ".bmp") or (dtype == np.float32 and suffix == ".png"):
+        dtype = np.dtype(np.uint8)
+    out = from_float(arr, dtype)
+    if out.ndim == 3 and out.shape[2] == 3:
+        out = out[..., ::-1]  # RGB -> BGR for OpenCV
+    if out.ndim == 3 and out.shape[2] == 1:
+        out = out[..., 0]
+    if info is not None and info.alpha is not None and suffix in (".png", ".tif", ".tiff"):
+        alpha = from_float(to_float(info.alpha), dtype)
+        base = out if out.ndim == 3 else np.repeat(out[..., None], 3, axis=2)
+        out = np.dstack([base, alpha])
+    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(out))
+    if not ok:
+        raise DaekitError(f"could not encode {path}")
+    atomic_write_bytes(path, buf.tobytes())
+
+
+def find_images(inputs: list[str | Path]) -> list[Path]:
+    """Expands files and folders (searched recursively) into a sorted list of image files."""
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.exists():
+            found.append(p)
+        else:
+            raise DaekitError(f"input not found: {p}")
+    if not found:
+        raise DaekitError(f"no images found in {', '.join(map(str, inputs))}")
+    return found

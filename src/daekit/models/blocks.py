@@ -1,0 +1,53 @@
+"""Pieces shared by the architectures: input checks, padding to a multiple and cropping back."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import DaekitError
+
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU, "none": nn.Identity}
+
+
+def activation(name: str) -> nn.Module:
+    """String-keyed activation factory so configs stay plain."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise DaekitError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}") from None
+
+
+def check_input(x: torch.Tensor, channels: int, size: tuple[int, int] | None, model: str) -> None:
+    """Refuses tensors a model cannot take, with a message naming the expected shape."""
+    if x.dim() != 4:
+        raise DaekitError(f"model {model!r} expects a (B, C, H, W) batch, got shape {tuple(x.shape)}")
+    if x.shape[1] != channels:
+        raise DaekitError(f"model {model!r} expects {channels} channel(s), got {x.shape[1]}")
+    if size is not None and tuple(x.shape[-2:]) != tuple(size):
+        raise DaekitError(
+            f"model {model!r} expects {size[0]}x{size[1]} images, got {x.shape[-2]}x{x.shape[-1]} "
+            "(dense models are fixed-size; use a convolutional model for other sizes)"
+        )
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pads H and W at the bottom/right (edge-replicated) to a multiple; returns the original size."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, (h, w)
+
+
+def crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Crops H and W back to `size` (undoes ``pad_to_multiple``)."""
+    return x[..., : size[0], : size[1]]
+
+
+def positive_ints(model: str, arg: str, value: object) -> list[int]:
+    """Validates an int or a list of ints (all >= 1) given as an architecture argument."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        raise DaekitError(f"model {model!r}: {arg} must be a positive integer or a list of them, got {value!r}")
+    return [int(v) for v in values]

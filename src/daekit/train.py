@@ -1,0 +1,346 @@
+"""Training as small functions: train_one_epoch, evaluate, and fit(config) -> FitResult.
+
+The denoising objective (corrupt, then reconstruct the clean input) and the plain compression
+objective (noise "none") are one code path: only the noise model differs.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpoint import build_model, load_checkpoint, save_checkpoint
+from .config import Config, config_from_dict, config_to_dict, write_config
+from .data import ImageData, InMemoryLoader, load_dataset
+from .errors import DaekitError
+from .metrics import psnr, ssim
+from .models import create_model
+from .noise import Noise, make_generator, parse_noise
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mse": F.mse_loss,
+    "l1": F.l1_loss,
+    # clamped so a saturated sigmoid cannot produce log(0); only meaningful for [0, 1] data
+    "bce": lambda out, target: F.binary_cross_entropy(out.clamp(1e-6, 1 - 1e-6), target),
+}
+
+
+def derive_seed(*keys: int) -> int:
+    """A well-mixed 63-bit seed from integer keys, e.g. (seed, epoch, stream)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+# generator streams, so that shuffling, corruption and validation draw independent numbers
+SHUFFLE, CORRUPT, VALIDATION = 1, 2, 3
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an explicit name that is not available is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise DaekitError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DaekitError(f"device {name!r} requested but CUDA is not available on this machine")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DaekitError(f"device {name!r} requested but MPS is not available on this machine")
+    return dev
+
+
+@dataclass
+class Precision:
+    """Mixed-precision settings for one device: autocast dtype (None = fp32) and an fp16 loss scaler."""
+
+    dtype: torch.dtype | None
+    scaler: torch.amp.GradScaler | None
+
+    @classmethod
+    def for_device(cls, device: torch.device, enabled: bool) -> "Precision":
+        if not enabled or device.type != "cuda":
+            return cls(None, None)
+        if torch.cuda.is_bf16_supported():
+            return cls(torch.bfloat16, None)
+        return cls(torch.float16, torch.amp.GradScaler("cuda"))
+
+    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.dtype)
+
+
+def build_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
+    t = cfg.train
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, cfg: Config, steps_per_epoch: int) -> Any:
+    """Per-step LambdaLR (linear warmup, then cosine/step/constant) or per-epoch ReduceLROnPlateau."""
+    t = cfg.train
+    if t.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
+    total, warm = t.epochs * steps_per_epoch, t.warmup_epochs * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        p = (step - warm) / max(1, total - warm)
+        if t.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+        if t.schedule == "step":  # x0.1 at 50% and 75% of training
+            return 0.1 ** ((p >= 0.5) + (p >= 0.75))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: InMemoryLoader,
+    noise: Noise,
+    opt: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    generator: torch.Generator,
+    scheduler: Any = None,
+    precision: Precision | None = None,
+    bar: tqdm | None = None,
+) -> float:
+    """One pass over `loader`: corrupt each clean batch, reconstruct it, step. Returns the mean loss."""
+    model.train()
+    precision = precision or Precision(None, None)
+    device = next(model.parameters()).device
+    total = torch.zeros((), device=device)
+    n = 0
+    for i, clean in enumerate(loader):  # clean: (B, C, H, W), already on the device
+        noisy = noise(clean, generator)
+        with precision.autocast(device):
+            out = model(noisy)
+        loss = loss_fn(out.float(), clean)
+        opt.zero_grad(set_to_none=True)
+        if precision.scaler is not None:
+            precision.scaler.scale(loss).backward()
+            precision.scaler.step(opt)
+            precision.scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step()
+        total += loss.detach() * len(clean)
+        n += len(clean)
+        if bar is not None:
+            bar.update(1)
+            if i % 20 == 0:  # .item() syncs the device: not every step
+                bar.set_postfix_str(f"loss {loss.item():.4g}", refresh=False)
+    if n == 0:
+        raise DaekitError("no training batches: the training set is empty")
+    mean = float(total.item() / n)
+    if not math.isfinite(mean):
+        raise DaekitError("training diverged (loss is NaN or infinite); lower train.lr or check the data")
+    return mean
+
+
+@torch.no_grad()
+def denoise_batches(model: nn.Module, noisy: torch.Tensor, batch_size: int = 1024, precision: Precision | None = None) -> torch.Tensor:
+    """Runs `model` over `noisy` (N, C, H, W) in batches on the model's device; returns a CPU tensor."""
+    model.eval()
+    device = next(model.parameters()).device
+    precision = precision or Precision(None, None)
+    outs = []
+    for i in range(0, len(noisy), batch_size):
+        with precision.autocast(device):
+            outs.append(model(noisy[i : i + batch_size].to(device, non_blocking=True)).float().cpu())
+    return torch.cat(outs) if outs else noisy.clone()
+
+
+def corrupt_fixed(noise: Noise, clean: torch.Tensor, seed: int) -> torch.Tensor:
+    """Corrupts `clean` once with a CPU generator seeded by `seed` (fixed validation/test inputs)."""
+    return noise(clean, make_generator(seed, "cpu"))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, clean: torch.Tensor, noisy: torch.Tensor, batch_size: int = 1024) -> dict[str, float]:
+    """Mean PSNR/SSIM of the model's output on `noisy` against `clean`, and of `noisy` itself."""
+    out = denoise_batches(model, noisy, batch_size).clamp(0, 1)
+    return {
+        "psnr": float(psnr(out, clean).mean()),
+        "ssim": float(ssim(out, clean).mean()),
+        "noisy_psnr": float(psnr(noisy.clamp(0, 1), clean).mean()),
+        "noisy_ssim": float(ssim(noisy.clamp(0, 1), clean).mean()),
+    }
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns: the trained model (best weights), its config, history and run folder."""
+
+    model: nn.Module
+    config: Config
+    history: list[dict[str, Any]] = field(default_factory=list)
+    run_dir: Path | None = None
+    best: dict[str, Any] = field(default_factory=dict)
+
+
+def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _check_resumable(saved: dict[str, Any], cfg: Config) -> None:
+    """Refuses to resume with a config that changes what was being trained."""
+    now = config_to_dict(cfg)
+    free = {("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("out",), ("data", "dir"), ("data", "download")}
+
+    def walk(a: Any, b: Any, path: tuple[str, ...]) -> None:
+        if path in free:
+            return
+        if isinstance(a, dict) and isinstance(b, dict) and path != ("model", "args"):
+            for k in set(a) | set(b):
+                walk(a.get(k), b.get(k), path + (k,))
+        elif a != b:
+            raise DaekitError(
+                f"cannot resume: {'.'.join(path)} is {b!r} but the checkpoint was trained with {a!r}"
+            )
+
+    walk(saved, now, ())
+
+
+def fit(
+    cfg: Config,
+    *,
+    data: ImageData | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> FitResult:
+    """Trains the model described by `cfg`, writing checkpoints and metrics into ``cfg.out``.
+
+    Args:
+        cfg: The resolved configuration.
+        data: Pre-loaded data (else loaded from ``cfg.data``).
+        resume: Continue from ``<out>/checkpoints/last.safetensors`` exactly where it stopped.
+        overwrite: Replace an existing run in ``cfg.out`` (otherwise refused).
+        progress: Show a progress bar.
+        stop_after: Stop after this many epochs in total (simulates an interruption; used by tests).
+
+    Returns:
+        A FitResult holding the best model (by validation PSNR).
+    """
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    last_path, best_path = ckpt_dir / "last.safetensors", ckpt_dir / "best.safetensors"
+    if resume and not last_path.exists():
+        raise DaekitError(f"nothing to resume: {last_path} does not exist")
+    if not resume and last_path.exists():
+        if not overwrite:
+            raise DaekitError(f"run folder {out} already holds a run; pass --resume to continue it or --overwrite to replace it")
+        shutil.rmtree(ckpt_dir)
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+
+    noise = parse_noise(cfg.noise)
+    device = select_device(cfg.train.device)
+    if data is None:
+        d = cfg.data
+        data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=cfg.seed, limit=d.limit, resize=d.resize, download=d.download)
+    if len(data.val) == 0:
+        raise DaekitError("validation set is empty: set data.val_fraction > 0")
+    torch.manual_seed(derive_seed(cfg.seed, 0, 0))
+    model = create_model(cfg.model.name, in_channels=data.channels, image_size=data.image_size, **cfg.model.args)
+    model.to(device)
+    val_noisy = corrupt_fixed(noise, data.val, derive_seed(cfg.seed, VALIDATION))  # (N, C, H, W), on the CPU
+    noise.to(device)
+    loss_fn = LOSSES[cfg.train.loss]
+    train_x = data.train.to(device)
+    loader = InMemoryLoader(train_x, cfg.train.batch_size, shuffle=True)
+    opt = build_optimizer(model, cfg)
+    scheduler = build_scheduler(opt, cfg, len(loader))
+    precision = Precision.for_device(device, cfg.train.amp)
+
+    start_epoch, history, best = 0, [], {"psnr": -math.inf}
+    if resume:
+        ck = load_checkpoint(last_path)
+        _check_resumable(ck.config, cfg)
+        resumed = build_model(ck, expect=cfg.model.name)
+        model.load_state_dict(resumed.state_dict())
+        st = ck.train_state or {}
+        opt.load_state_dict(st["optimizer"])
+        scheduler.load_state_dict(st["scheduler"])
+        if precision.scaler is not None and st.get("scaler"):
+            precision.scaler.load_state_dict(st["scaler"])
+        torch.set_rng_state(st["torch_rng"])
+        start_epoch, history, best = st["epoch"], st["history"], st["best"]
+
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_dict = config_to_dict(cfg)
+    write_config(cfg, out / "config.yaml")
+    epochs_wo_improvement = st["stale"] if resume else 0
+    epoch_bar = tqdm(total=cfg.train.epochs, initial=start_epoch, desc="training", unit="epoch", disable=not progress, dynamic_ncols=True)
+    for epoch in range(start_epoch, cfg.train.epochs):
+        if stop_after is not None and epoch >= stop_after:
+            break
+        t0 = time.perf_counter()
+        # Per-epoch generators keyed by (seed, epoch): resuming needs no generator state.
+        loader.generator = torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, SHUFFLE))
+        gen = make_generator(derive_seed(cfg.seed, epoch, CORRUPT), device)
+        lr = opt.param_groups[0]["lr"]
+        with tqdm(total=len(loader), desc=f"epoch {epoch + 1}", disable=not progress, leave=False, dynamic_ncols=True) as bar:
+            train_loss = train_one_epoch(model, loader, noise, opt, loss_fn, generator=gen, scheduler=scheduler, precision=precision, bar=bar)
+        seconds = time.perf_counter() - t0
+        val = evaluate(model, data.val, val_noisy, cfg.train.val_batch_size)
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(val["psnr"])
+        row = {
+            "epoch": epoch + 1, "train_loss": train_loss, "val_psnr": val["psnr"], "val_ssim": val["ssim"],
+            "val_noisy_psnr": val["noisy_psnr"], "lr": lr, "seconds": seconds,
+            "samples_per_s": len(data.train) / seconds,
+        }
+        history.append(row)
+        _append_jsonl(out / "metrics.jsonl", row)
+        improved = val["psnr"] > best["psnr"]
+        if improved:
+            best = {"psnr": val["psnr"], "ssim": val["ssim"], "epoch": epoch + 1}
+            save_checkpoint(best_path, model, cfg_dict, info={"epoch": epoch + 1, **row})
+        epochs_wo_improvement = 0 if improved else epochs_wo_improvement + 1
+        state = {
+            "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
+            "scaler": precision.scaler.state_dict() if precision.scaler is not None else None,
+            "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "history": history, "best": best,
+            "stale": epochs_wo_improvement,
+        }
+        save_checkpoint(last_path, model, cfg_dict, train_state=state, info={"epoch": epoch + 1, **row})
+        epoch_bar.update(1)
+        epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})")
+        if cfg.train.patience is not None and epochs_wo_improvement >= cfg.train.patience:
+            if progress:
+                tqdm.write(f"early stopping after epoch {epoch + 1}: no better val PSNR for {cfg.train.patience} epochs")
+            break
+    epoch_bar.close()
+
+    best_model = build_model(load_checkpoint(best_path)) if best_path.exists() else model
+    return FitResult(model=best_model.to(device).eval(), config=cfg, history=history, run_dir=out, best=best)
+
+
+def config_of_run(run_dir: str | Path) -> Config:
+    """The config a run folder was trained with (from its checkpoint, the source of truth)."""
+    from .checkpoint import find_checkpoint
+
+    return config_from_dict(load_checkpoint(find_checkpoint(run_dir, "last")).config, f"run {run_dir}")
