@@ -154,7 +154,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as e:
         first = str(e).strip().splitlines()[0]
         raise DaekitError(f"config file {path} does not parse: {first}") from None
-    return d or {}
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise DaekitError(f"config {path}: expected a mapping at the top level, got {type(d).__name__}")
+    return d
 
 
 def write_config(cfg: Config, path: str | Path) -> None:

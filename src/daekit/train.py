@@ -258,6 +258,9 @@ def fit(
 
     noise = parse_noise(cfg.noise)
     device = select_device(cfg.train.device)
+    ck = load_checkpoint(last_path) if resume else None
+    if ck is not None:
+        _check_resumable(ck.config, cfg)  # before any work: a changed config is refused at once
     if data is None:
         d = cfg.data
         data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=cfg.seed, limit=d.limit, resize=d.resize, download=d.download)
@@ -276,9 +279,7 @@ def fit(
     precision = Precision.for_device(device, cfg.train.amp)
 
     start_epoch, history, best = 0, [], {"psnr": -math.inf}
-    if resume:
-        ck = load_checkpoint(last_path)
-        _check_resumable(ck.config, cfg)
+    if ck is not None:
         resumed = build_model(ck, expect=cfg.model.name)
         model.load_state_dict(resumed.state_dict())
         st = ck.train_state or {}

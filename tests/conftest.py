@@ -1,0 +1,27 @@
+"""Shared fixtures: the ../shared/data location, single-threaded torch per test worker, tiny configs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)  # tests run in parallel workers on 2 cores
+
+SHARED = Path(os.environ.get("DAEKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED / "mnist").is_dir():
+        pytest.skip(f"shared data not found at {SHARED}")
+    return SHARED
+
+
+def tiny_sets(out: Path, *extra: str, model: str = "model.args={channels: [8, 8]}") -> list[str]:
+    """A config that trains in well under a second on the embedded digits."""
+    return [
+        f"out={out}", model, "train.epochs=3", "train.batch_size=64",
+        "train.lr=3e-3", "noise=gaussian:50", *extra,
+    ]

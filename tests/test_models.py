@@ -1,0 +1,94 @@
+import pytest
+import torch
+
+from daekit.errors import DaekitError
+from daekit.models import MODELS, count_parameters, create_model, list_models
+from daekit.registry import Registry
+
+CONV = [n for n in list_models() if n not in ("dense", "deep-dense")]
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shape_and_finite_at_training_size(name, channels):
+    torch.manual_seed(0)
+    m = create_model(name, in_channels=channels, image_size=(12, 12))
+    x = torch.rand(2, channels, 12, 12)
+    y = m(x)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
+    y.mean().backward()  # gradients flow to every parameter
+    assert all(p.grad is not None for p in m.parameters())
+
+
+@pytest.mark.parametrize("name", CONV)
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [(13, 11), (29, 31), (7, 64)])
+def test_convolutional_models_take_any_size(name, channels, size):
+    m = create_model(name, in_channels=channels)
+    x = torch.rand(1, channels, *size)
+    y = m(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_keras_example_is_the_conv_default():
+    # keras.io "Convolutional autoencoder for image denoising": 28,353 parameters
+    assert count_parameters(create_model("conv", in_channels=1)) == 28_353
+
+
+@pytest.mark.parametrize("name", ["dense", "deep-dense", "conv"])
+def test_encode_decode_compose_to_forward(name):
+    m = create_model(name, image_size=(16, 16))
+    x = torch.rand(3, 1, 16, 16)
+    z = m.encode(x)
+    assert z.shape[0] == 3 and z.numel() < x.numel() * 32
+    torch.testing.assert_close(m.decode(z) if name != "conv" else m.decode(z, (16, 16)), m(x))
+
+
+def test_tied_dense_shares_weights():
+    tied, free = create_model("dense", image_size=(8, 8), hidden=20), create_model("dense", image_size=(8, 8), hidden=20, tied=False)
+    assert count_parameters(free) - count_parameters(tied) == 64 * 20
+    z = tied.encode(torch.rand(2, 1, 8, 8))
+    assert z.min() >= 0 and z.max() <= 1  # sigmoid code units
+
+
+def test_residual_starts_as_identity():
+    m = create_model("residual", depth=4, width=8)
+    x = torch.rand(1, 1, 9, 9)
+    assert torch.equal(m(x), x)
+
+
+def test_dense_refuses_wrong_size():
+    m = create_model("dense", image_size=(28, 28))
+    with pytest.raises(DaekitError, match="expects 28x28 images, got 32x32"):
+        m(torch.rand(1, 1, 32, 32))
+
+
+def test_wrong_channels_refused():
+    with pytest.raises(DaekitError, match="expects 3 channel"):
+        create_model("unet", in_channels=3)(torch.rand(1, 1, 8, 8))
+
+
+def test_unknown_model_and_argument():
+    with pytest.raises(DaekitError, match="unknown model 'resnet'"):
+        create_model("resnet")
+    with pytest.raises(DaekitError, match="has no argument 'widht'"):
+        create_model("residual", widht=3)
+    with pytest.raises(DaekitError, match="positive integer"):
+        create_model("conv", channels=[0, 4])
+
+
+def test_registry_refuses_duplicates():
+    r: Registry = Registry("thing")
+    r.register("a")(object)
+    with pytest.raises(ValueError, match="already registered"):
+        r.register("a")(object)
+    with pytest.raises(ValueError):
+        MODELS.register("conv")(object)
+
+
+def test_spec_rebuilds_the_same_architecture():
+    m = create_model("unet", in_channels=3, levels=3, width=8)
+    spec = dict(m.spec)
+    m2 = create_model(spec.pop("name"), **spec)
+    assert count_parameters(m2) == count_parameters(m)

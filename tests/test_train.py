@@ -1,0 +1,101 @@
+import json
+
+import pytest
+import torch
+
+from daekit.checkpoint import load_checkpoint
+from daekit.config import resolve_config
+from daekit.errors import DaekitError
+from daekit.train import fit
+
+from conftest import tiny_sets
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dae_learns_to_denoise(tmp_path):
+    cfg = resolve_config(sets=tiny_sets(tmp_path / "r", "train.epochs=15", "data.resize=16"))
+    r = fit(cfg, progress=False)
+    h = r.history
+    assert h[-1]["train_loss"] < 0.5 * h[0]["train_loss"]
+    assert r.best["psnr"] > h[-1]["val_noisy_psnr"] + 3  # well above the corrupted input
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == list(range(1, 16))
+    assert (tmp_path / "r" / "config.yaml").exists()
+    assert resolve_config(tmp_path / "r" / "config.yaml") == cfg
+
+
+def test_compression_ae_is_the_same_path(tmp_path):
+    cfg = resolve_config(sets=tiny_sets(tmp_path / "r", "noise=none", "train.epochs=6", "train.loss=bce", model="model.name=dense"))
+    r = fit(cfg, progress=False)
+    assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+    assert r.history[0]["val_noisy_psnr"] == float("inf") or r.history[0]["val_noisy_psnr"] > 100
+
+
+@pytest.mark.parametrize("extra", [[], ["train.loss=l1", "train.optimizer=adamw", "train.schedule=step", "train.warmup_epochs=1"]])
+def test_same_seed_same_weights(tmp_path, extra):
+    a = fit(resolve_config(sets=tiny_sets(tmp_path / "a", *extra)), progress=False)
+    b = fit(resolve_config(sets=tiny_sets(tmp_path / "b", *extra)), progress=False)
+    c = fit(resolve_config(sets=tiny_sets(tmp_path / "c", "seed=1", *extra)), progress=False)
+    assert same(weights(a.model), weights(b.model))
+    assert not same(weights(a.model), weights(c.model))
+
+
+def test_resume_continues_exactly(tmp_path):
+    sets = tiny_sets(tmp_path / "full", "train.epochs=4")
+    full = fit(resolve_config(sets=sets), progress=False)
+    sets = tiny_sets(tmp_path / "split", "train.epochs=4")
+    fit(resolve_config(sets=sets), progress=False, stop_after=2)  # "killed" after epoch 2
+    assert load_checkpoint(tmp_path / "split" / "checkpoints" / "last.safetensors").info["epoch"] == 2
+    resumed = fit(resolve_config(sets=sets), progress=False, resume=True)
+    last_full = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.safetensors").state_dict
+    last_split = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.safetensors").state_dict
+    assert same(last_full, last_split)
+    assert [h["train_loss"] for h in full.history] == [h["train_loss"] for h in resumed.history]
+    assert len((tmp_path / "split" / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    sets = tiny_sets(tmp_path / "r", "train.epochs=2")
+    fit(resolve_config(sets=sets), progress=False)
+    with pytest.raises(DaekitError, match="cannot resume: model.name is 'dense'"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "r", "train.epochs=2", model="model.name=dense")), progress=False, resume=True)
+    with pytest.raises(DaekitError, match="cannot resume: train.lr"):
+        fit(resolve_config(sets=[*sets, "train.lr=0.1"]), progress=False, resume=True)
+    more = fit(resolve_config(sets=[*sets, "train.epochs=3"]), progress=False, resume=True)  # more epochs is fine
+    assert [h["epoch"] for h in more.history] == [1, 2, 3]
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    sets = tiny_sets(tmp_path / "r", "train.epochs=1")
+    fit(resolve_config(sets=sets), progress=False)
+    before = (tmp_path / "r" / "checkpoints" / "best.safetensors").read_bytes()
+    with pytest.raises(DaekitError, match="already holds a run"):
+        fit(resolve_config(sets=sets), progress=False)
+    assert (tmp_path / "r" / "checkpoints" / "best.safetensors").read_bytes() == before
+    with pytest.raises(DaekitError, match="nothing to resume"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "other")), progress=False, resume=True)
+
+
+def test_early_stopping(tmp_path):
+    # lr 0 never improves after the first epoch, so patience 2 stops at epoch 3
+    r = fit(resolve_config(sets=tiny_sets(tmp_path / "r", "train.epochs=10", "train.patience=2", "train.lr=1e-12", "train.schedule=none")), progress=False)
+    assert len(r.history) == 3
+
+
+def test_divergence_is_reported(tmp_path):
+    with pytest.raises(DaekitError, match="diverged"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "r", "train.lr=1e30", "train.schedule=none", "model.args.out_act=none")), progress=False)
+
+
+def test_unavailable_device(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(DaekitError, match="CUDA is not available"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "r", "train.device=cuda")), progress=False)
