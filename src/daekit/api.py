@@ -93,12 +93,17 @@ class Denoiser:
         out = self.denoise(img)
         write_image(dst, out, info)
 
+    @staticmethod
+    def corrupt(clean: torch.Tensor, noise: str, seed: int = 0) -> torch.Tensor:
+        """The fixed corruption used for evaluation: a CPU generator seeded by (`seed`, test stream)."""
+        return corrupt_fixed(parse_noise(noise), clean, derive_seed(seed, TEST_STREAM))
+
     def evaluate(self, clean: torch.Tensor, noise: str, seed: int = 0) -> dict[str, Any]:
         """PSNR/SSIM of the noisy input and of the denoised output, mean over `clean` (N, C, H, W).
 
-        The corruption is drawn from a CPU generator seeded by (`seed`, test stream): fixed for a seed.
+        The corruption is ``Denoiser.corrupt(clean, noise, seed)``: fixed for a seed.
         """
-        noisy = corrupt_fixed(parse_noise(noise), clean, derive_seed(seed, TEST_STREAM))
+        noisy = self.corrupt(clean, noise, seed)
         out = self.denoise_tensor(noisy)  # the model sees what it saw in training (unclipped unless the spec clips)
         nz = noisy.clamp(0, 1)
         return {

@@ -40,6 +40,13 @@ def _train_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _training_options(p)
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR exactly where it stopped")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in RUN_DIR")
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `train` and `compare` (they map onto config keys)."""
     p.add_argument("--config", metavar="FILE", help="YAML, TOML or JSON config file")
     p.add_argument("--data", metavar="NAME", help="data set: digits (embedded, default), mnist, fashion-mnist, kmnist, ...")
     p.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files (default: $DAEKIT_DATA/<name>)")
@@ -54,9 +61,26 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="random seed (same seed, same result)")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/run)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. train.lr=3e-4 (repeatable)")
-    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR exactly where it stopped")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run in RUN_DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _compare_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="compression AE vs denoising AE vs classical denoisers, with a report",
+        description="Train the same architecture twice on the same data - as a compression autoencoder "
+        "(noise none) and as a DAE (--noise) - or reuse two runs (--runs AE DAE); evaluate both on clean "
+        "inputs and over sweeps of noise levels beside classical denoisers tuned on validation images; "
+        "write RUN_DIR/results.json, RUN_DIR/report.html and RUN_DIR/report.md.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _training_options(p)
+    p.add_argument("--runs", nargs=2, metavar=("AE_RUN", "DAE_RUN"), help="reuse two trained runs instead of training")
+    p.add_argument("--sweep", action="append", metavar="NAME:V1,V2,...", help="noise levels to evaluate, e.g. masking:0.1,0.3,0.5,0.7 (repeatable; default: the training noise's family)")
+    p.add_argument("--methods", metavar="M1,M2", help="classical methods (default gaussian-blur,median,tv,wavelet,nlm; bm3d if installed; 'none')")
+    p.add_argument("--test-limit", type=int, default=500, metavar="N", help="evaluate on the first N test images (default 500; 0 = all)")
+    p.add_argument("--overwrite", action="store_true", help="replace AE/DAE runs already in RUN_DIR")
 
 
 def _denoise_parser(sub: Any) -> None:
@@ -109,10 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     _denoise_parser(sub)
     _evaluate_parser(sub)
+    _compare_parser(sub)
+    rp = sub.add_parser("report", help="(re)write the report of a comparison", description="Regenerate RUN_DIR/report.html and RUN_DIR/report.md from RUN_DIR/results.json.")
+    rp.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `daekit compare`")
     sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
-    d = sub.add_parser("demo", help="train a DAE on the embedded digits and show the result", description="Train a convolutional DAE on the embedded digits (no network), denoise held-out digits, print noisy vs denoised PSNR and write a figure.")
-    d.add_argument("--out", default="runs/demo", metavar="RUN_DIR", help="where to write the run (default runs/demo)")
-    d.add_argument("--epochs", type=int, default=80, help="training epochs (default 80)")
+    d = sub.add_parser("demo", help="the whole lesson in one command, on embedded data", description="Offline, on data installed with scikit-learn and scikit-image: train a compression AE and a DAE on the digits, compare them with classical denoisers (report written), then train a small photo DAE and clean the 'camera' photograph.")
+    d.add_argument("--out", default="runs/demo", metavar="RUN_DIR", help="where to write everything (default runs/demo)")
+    d.add_argument("--epochs", type=int, default=60, help="epochs of the digit AE and DAE (default 60)")
+    d.add_argument("--photo-epochs", type=int, default=12, help="epochs of the photo DAE (default 12)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -227,11 +255,38 @@ def cmd_list(_: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(a.out, epochs=a.epochs, progress=not a.quiet)
+    run_demo(a.out, epochs=a.epochs, photo_epochs=a.photo_epochs, progress=not a.quiet)
     return 0
 
 
-COMMANDS = {"train": cmd_train, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "demo": cmd_demo}
+def cmd_compare(a: argparse.Namespace) -> int:
+    from .baselines import available_methods
+    from .compare import DEFAULT_METHODS, compare, format_comparison, parse_sweep
+    from .config import resolve_config
+
+    sweeps = [lvl for spec in a.sweep or [] for lvl in parse_sweep(spec)] or None
+    if a.methods is None:
+        methods = DEFAULT_METHODS + [m for m in ("bm3d",) if m in available_methods()]
+    else:
+        methods = [] if a.methods.strip() == "none" else [m.strip() for m in a.methods.split(",") if m.strip()]
+    out = Path(a.out or "runs/compare")
+    cfg = None if a.runs else resolve_config(a.config, {**_train_options(a), "out": str(out)}, a.set)
+    results = compare(cfg, out, runs=tuple(a.runs) if a.runs else None, sweeps=sweeps, methods=methods,
+                      test_limit=a.test_limit or None, progress=not a.quiet, overwrite=a.overwrite)
+    print(format_comparison(results))
+    print(f"report: {out / 'report.html'}  (and report.md)")
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from .report import build_report
+
+    html_path, md_path = build_report(a.run_dir)
+    print(f"wrote {html_path} and {md_path}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

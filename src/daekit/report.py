@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,28 +10,26 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from .checkpoint import atomic_write_bytes  # noqa: E402
+from .checkpoint import atomic_write_bytes, atomic_write_text  # noqa: E402
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, _png(fig))
     return Path(path)
 
 
-def save_grid(rows: dict[str, torch.Tensor], path: str | Path, title: str = "", columns: int = 10) -> Path:
-    """One labelled row per entry of `rows`, each a (N, C, H, W) tensor in [0, 1]; first `columns` images.
-
-    Args:
-        rows: Row label -> images, e.g. {"clean": ..., "corrupted (gaussian:50)": ..., "denoised": ...}.
-        path: PNG to write.
-        title: Figure title.
-        columns: Images per row.
-    """
+def grid_figure(rows: dict[str, torch.Tensor], title: str = "", columns: int = 10) -> Any:
+    """A figure with one labelled row per entry of `rows`, each a (N, C, H, W) tensor in [0, 1]."""
     n = min(columns, *(len(v) for v in rows.values()))
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.6, 1.2 * len(rows) + 0.5), squeeze=False)
     for r, (label, imgs) in enumerate(rows.items()):
@@ -46,24 +45,217 @@ def save_grid(rows: dict[str, torch.Tensor], path: str | Path, title: str = "", 
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return fig
 
 
-def save_learning_curves(history: list[dict[str, Any]], path: str | Path, title: str = "") -> Path:
-    """Training loss and validation PSNR per epoch, side by side."""
-    epochs = [h["epoch"] for h in history]
+def save_grid(rows: dict[str, torch.Tensor], path: str | Path, title: str = "", columns: int = 10) -> Path:
+    """Writes ``grid_figure`` as a PNG, e.g. rows {"clean": ..., "corrupted": ..., "denoised": ...}."""
+    return _save(grid_figure(rows, title, columns), path)
+
+
+def save_learning_curves(histories: dict[str, list[dict[str, Any]]], path: str | Path) -> Path | None:
+    """Training loss and validation PSNR per epoch of one or more runs (``learning_curves_png``) as a PNG."""
+    png = learning_curves_png(histories)
+    if png is None:
+        return None
+    atomic_write_bytes(path, png)
+    return Path(path)
+
+
+# -- the comparison report ------------------------------------------------------------------------------
+
+def _read_history(run: str | Path) -> list[dict[str, Any]]:
+    path = Path(run) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def psnr_curves(results: dict[str, Any]) -> bytes:
+    """PSNR against noise level, one panel per noise family, one line per method."""
+    families = list(dict.fromkeys(r["family"] for r in results["levels"]))
+    fig, axes = plt.subplots(1, len(families), figsize=(5.2 * len(families), 3.6), squeeze=False)
+    for ax, fam in zip(axes[0], families):
+        rows = [r for r in results["levels"] if r["family"] == fam]
+        xs = [r["level"] for r in rows]
+        for name in rows[0]["methods"]:
+            style = {"input": dict(ls=":", color="gray"), "ae": dict(lw=2.2, color="tab:orange"), "dae": dict(lw=2.6, color="tab:blue")}.get(name, dict(lw=1, alpha=0.8))
+            ax.plot(xs, [r["methods"][name]["psnr"] for r in rows], marker="o", ms=3, label=_label(name), **style)
+        ax.set_xlabel(f"{fam} level" + (" (sigma, 0-255)" if fam == "gaussian" else " (fraction)" if fam in ("masking", "salt-and-pepper") else ""))
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title(f"denoising {fam} noise")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _label(name: str) -> str:
+    return {"input": "corrupted input", "ae": "compression AE", "dae": "denoising AE"}.get(name, name)
+
+
+def comparison_grid(results: dict[str, Any], samples: dict[str, torch.Tensor], level_index: int) -> bytes:
+    row = results["levels"][level_index]
+    rows = {"clean": samples["clean"], f"corrupted\n{row['noise']}": samples[f"{level_index}/input"],
+            "compression AE": samples[f"{level_index}/ae"], "denoising AE": samples[f"{level_index}/dae"]}
+    if f"{level_index}/classical" in samples:
+        rows[f"best classical\n{row['best_classical']}"] = samples[f"{level_index}/classical"]
+    title = f"{row['noise']}: DAE {row['methods']['dae']['psnr']:.1f} dB, AE {row['methods']['ae']['psnr']:.1f} dB"
+    return _png(grid_figure(rows, title, columns=8))
+
+
+def learning_curves_png(histories: dict[str, list[dict[str, Any]]]) -> bytes | None:
+    histories = {k: v for k, v in histories.items() if v}
+    if not histories:
+        return None
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    a.plot(epochs, [h["train_loss"] for h in history], marker="o", ms=3)
-    a.set_xlabel("epoch")
-    a.set_ylabel("training loss")
+    for name, h in histories.items():
+        e = [r["epoch"] for r in h]
+        a.plot(e, [r["train_loss"] for r in h], marker="o", ms=2, label=name)
+        b.plot(e, [r["val_psnr"] for r in h], marker="o", ms=2, label=name)
     a.set_yscale("log")
-    b.plot(epochs, [h["val_psnr"] for h in history], marker="o", ms=3, label="denoised")
-    b.plot(epochs, [h["val_noisy_psnr"] for h in history], ls="--", label="corrupted input")
-    b.set_xlabel("epoch")
-    b.set_ylabel("validation PSNR (dB)")
-    b.legend()
+    a.set(xlabel="epoch", ylabel="training loss")
+    b.set(xlabel="epoch", ylabel="validation PSNR (dB)")
     for ax in (a, b):
         ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+        ax.legend(fontsize=8)
+    if len(histories) > 1:
+        b.set_title("(a compression AE is validated on clean inputs, a DAE on corrupted ones)", fontsize=8)
+    return _png(fig)
+
+
+def filters_png(runs: dict[str, str | Path], count: int = 64) -> bytes | None:
+    """First-layer weights of dense models as images (Vincent et al.'s filters), one panel per run."""
+    from .checkpoint import find_checkpoint, load_checkpoint
+
+    panels = {}
+    for name, run in runs.items():
+        try:
+            ck = load_checkpoint(find_checkpoint(run))
+        except Exception:  # noqa: BLE001 - a missing run just has no panel
+            continue
+        w = ck.state_dict.get("enc.weight")
+        if w is None:
+            w = ck.state_dict.get("encoder.0.weight")
+        if w is None or w.dim() != 2:
+            continue
+        c, (h, wd) = ck.model_spec["in_channels"], ck.model_spec["image_size"]
+        panels[name] = w[:count].reshape(-1, c, h, wd)[:, 0]
+    if not panels:
+        return None
+    n = int(np.ceil(np.sqrt(count)))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
+    for ax, (name, f) in zip(axes[0], panels.items()):
+        f = f[: n * n]
+        f = (f - f.amin(dim=(1, 2), keepdim=True)) / (f.amax(dim=(1, 2), keepdim=True) - f.amin(dim=(1, 2), keepdim=True)).clamp_min(1e-12)
+        h, w = f.shape[1:]
+        canvas = torch.ones(n * (h + 1), n * (w + 1))
+        for i, img in enumerate(f):
+            r, c = divmod(i, n)
+            canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img
+        ax.imshow(canvas.numpy(), cmap="gray", interpolation="nearest")
+        ax.set_title(f"{_label(name)}: first-layer filters", fontsize=9)
+        ax.axis("off")
+    return _png(fig)
+
+
+def _table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    methods = list(results["levels"][0]["methods"]) if results["levels"] else []
+    header = ["noise"] + [_label(m) for m in methods]
+    rows = [["clean (reconstruction)"] + [
+        f"{results['clean'][m]['psnr']:.2f} / {results['clean'][m]['ssim']:.3f}" if m in results["clean"] else "–" for m in methods
+    ]]
+    for r in results["levels"]:
+        cells = [r["noise"]]
+        for m in methods:
+            s = r["methods"][m]
+            txt = f"{s['psnr']:.2f} / {s['ssim']:.3f}"
+            cells.append(f"**{txt}**" if m == r["best"] else txt)
+        rows.append(cells)
+    return header, rows
+
+
+def _residual_rows(results: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for r in results["levels"]:
+        for m, s in r["methods"].items():
+            res = s.get("residual")
+            if res and (m in ("ae", "dae") or m == r["best_classical"]):
+                flag = "removed signal" if res["removed_signal"] else "ok"
+                out.append([r["noise"], _label(m), f"{res['signal_corr']:+.3f}", f"{res['noise_corr']:+.3f}", flag])
+    return out
+
+
+def build_report(run_dir: str | Path) -> tuple[Path, Path]:
+    """Writes run_dir/report.html (self-contained) and run_dir/report.md (+ figures/) from results.json.
+
+    Raises:
+        DaekitError: the folder holds no comparison results.
+    """
+    import base64
+    import html
+
+    from safetensors.torch import load_file
+
+    from .errors import DaekitError
+
+    run_dir = Path(run_dir)
+    res_path = run_dir / "results.json"
+    if not res_path.exists():
+        raise DaekitError(f"no comparison in {run_dir}: results.json not found (run `daekit compare` first)")
+    try:
+        results = json.loads(res_path.read_text())
+        samples = load_file(str(run_dir / "samples.safetensors"))
+    except Exception as e:  # noqa: BLE001 - any damage is one message
+        raise DaekitError(f"cannot read the comparison in {run_dir}: {e}") from None
+    figures: list[tuple[str, str, bytes]] = []  # (file name, caption, png)
+    if results["levels"]:
+        figures.append(("psnr_curves.png", "PSNR against noise level (higher is better)", psnr_curves(results)))
+        n = len(results["levels"])
+        for i in sorted({0, n // 2, n - 1}):
+            figures.append((f"grid_{i}.png", f"Test images at {results['levels'][i]['noise']}", comparison_grid(results, samples, i)))
+    curves = learning_curves_png({"compression AE": _read_history(results["ae_run"]), "denoising AE": _read_history(results["dae_run"])})
+    if curves:
+        figures.append(("learning_curves.png", "Learning curves", curves))
+    filt = filters_png({"ae": results["ae_run"], "dae": results["dae_run"]})
+    if filt:
+        figures.append(("filters.png", "First-layer filters: the DAE's look like stroke detectors, the AE's more like noise", filt))
+
+    header, rows = _table_rows(results)
+    resid = _residual_rows(results)
+    title = f"daekit comparison: {results['data']}, DAE trained on {results['train_noise']}"
+    intro = (f"Model `{results['model']['name']}` trained twice on {results['data']} with the same seed: as a compression "
+             f"autoencoder (no corruption) and as a denoising autoencoder ({results['train_noise']}). "
+             f"Evaluated on {results['test_images']} test images; classical methods tuned per noise level on "
+             f"{results['val_images']} validation images (best of a small grid by PSNR). Cells: PSNR (dB) / SSIM; best in bold.")
+    # Markdown, figures as files beside it
+    fig_dir = run_dir / "figures"
+    md = [f"# {title}", "", intro, "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    md += ["| " + " | ".join(r) + " |" for r in rows]
+    md += ["", "Parameters chosen for the classical methods:", ""]
+    for r in results["levels"]:
+        md.append(f"- {r['noise']}: " + "; ".join(r["methods"][m]["params"] for m in results["methods"]))
+    md += ["", "## Residual check", "", "Correlation of the residual (corrupted − denoised) with the clean image, beside the same for the true noise. "
+           "'removed signal' when the residual is more than 0.1 more correlated with the image than the noise is.", "",
+           "| noise | method | residual vs image | noise vs image | verdict |", "| --- | --- | --- | --- | --- |"]
+    md += ["| " + " | ".join(r) + " |" for r in resid]
+    for name, cap, png in figures:
+        atomic_write_bytes(fig_dir / name, png)
+        md += ["", f"## {cap}", "", f"![{cap}](figures/{name})"]
+    md += ["", f"Wall time: {results['seconds'].get('total', 0):.0f} s (training {results['seconds'].get('training', 0):.0f} s).", ""]
+    md_path = run_dir / "report.md"
+    atomic_write_text(md_path, "\n".join(md))
+
+    def cell(t: str) -> str:
+        return f"<b>{html.escape(t[2:-2])}</b>" if t.startswith("**") else html.escape(t)
+
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>", "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
+    body += ["<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows]
+    body += ["</table>", "<h2>Residual check</h2>", "<table><tr><th>noise</th><th>method</th><th>residual vs image</th><th>noise vs image</th><th>verdict</th></tr>"]
+    body += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in resid]
+    body.append("</table>")
+    for _, cap, png in figures:
+        body.append(f"<h2>{html.escape(cap)}</h2><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
+    style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}"
+    html_path = run_dir / "report.html"
+    atomic_write_text(html_path, f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    return html_path, md_path

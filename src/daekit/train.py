@@ -123,7 +123,10 @@ def train_one_epoch(
     precision: Precision | None = None,
     bar: tqdm | None = None,
 ) -> float:
-    """One pass over `loader`: corrupt each clean batch, reconstruct it, step. Returns the mean loss."""
+    """One pass over `loader`: corrupt each clean batch, reconstruct it, step. Returns the mean loss.
+
+    `scheduler` is stepped after every batch (pass None for per-epoch or constant schedules).
+    """
     model.train()
     precision = precision or Precision(None, None)
     device = next(model.parameters()).device
@@ -142,7 +145,7 @@ def train_one_epoch(
         else:
             loss.backward()
             opt.step()
-        if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        if scheduler is not None:
             scheduler.step()
         total += loss.detach() * len(clean)
         n += len(clean)
@@ -213,7 +216,7 @@ def _check_resumable(saved: dict[str, Any], cfg: Config) -> None:
         if path in free:
             return
         if isinstance(a, dict) and isinstance(b, dict) and path != ("model", "args"):
-            for k in set(a) | set(b):
+            for k in [*a, *(k for k in b if k not in a)]:  # config order: model.name before model.args
                 walk(a.get(k), b.get(k), path + (k,))
         elif a != b:
             raise DaekitError(
@@ -277,6 +280,9 @@ def fit(
     opt = build_optimizer(model, cfg)
     scheduler = build_scheduler(opt, cfg, len(loader))
     precision = Precision.for_device(device, cfg.train.amp)
+    # stepped per batch unless constant (skipping a constant LambdaLR saves a call per step) or per-epoch
+    constant = cfg.train.schedule == "none" and cfg.train.warmup_epochs == 0
+    per_step = None if constant or cfg.train.schedule == "plateau" else scheduler
 
     start_epoch, history, best = 0, [], {"psnr": -math.inf}
     if ck is not None:
@@ -304,7 +310,7 @@ def fit(
         gen = make_generator(derive_seed(cfg.seed, epoch, CORRUPT), device)
         lr = opt.param_groups[0]["lr"]
         with tqdm(total=len(loader), desc=f"epoch {epoch + 1}", disable=not progress, leave=False, dynamic_ncols=True) as bar:
-            train_loss = train_one_epoch(model, loader, noise, opt, loss_fn, generator=gen, scheduler=scheduler, precision=precision, bar=bar)
+            train_loss = train_one_epoch(model, loader, noise, opt, loss_fn, generator=gen, scheduler=per_step, precision=precision, bar=bar)
         seconds = time.perf_counter() - t0
         val = evaluate(model, data.val, val_noisy, cfg.train.val_batch_size)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):

@@ -58,6 +58,16 @@ def _digits(_: Path | None) -> Arrays:
 
 DESCRIPTIONS["digits"] = "scikit-learn's 1,797 handwritten digits, 8x8 gray (embedded, no download)"
 
+
+@DATASETS.register("photo-patches")
+def _photo_patches(_: Path | None) -> Arrays:
+    from .photos import load_photo_patches
+
+    return load_photo_patches()
+
+
+DESCRIPTIONS["photo-patches"] = "40x40 gray patches of scikit-image's sample photos; test: 'camera' (embedded)"
+
 for _name in IDX_SETS:
     def _loader(root: Path | None, _n: str = _name) -> Arrays:
         assert root is not None

@@ -1,0 +1,241 @@
+"""The lesson's comparison: a compression AE and a DAE of one architecture, and classical denoisers,
+on clean inputs and over sweeps of noise levels. Writes results.json and samples for the report.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors.torch import save as st_save
+
+from .api import Denoiser
+from .baselines import BASELINES, tune
+from .checkpoint import atomic_write_bytes, atomic_write_text
+from .config import Config, config_to_dict
+from .data import ImageData, load_dataset
+from .errors import DaekitError
+from .metrics import psnr, ssim
+from .noise import Compose, parse_noise
+from .train import fit
+
+DEFAULT_METHODS = ["gaussian-blur", "median", "tv", "wavelet", "nlm"]
+DEFAULT_SWEEPS = {
+    "masking": "masking:0.1,0.3,0.5,0.7",
+    "salt-and-pepper": "salt-and-pepper:0.1,0.2,0.3,0.5",
+    "gaussian": "gaussian:10,25,50,75,100",
+    "poisson": "poisson:100,30,10,3",
+    "speckle": "speckle:0.1,0.2,0.4,0.6",
+}
+VAL_STREAM, GRID_SAMPLES = 5, 8
+
+
+def parse_sweep(spec: str) -> list[str]:
+    """``"masking:0.1,0.3"`` -> ``["masking:0.1", "masking:0.3"]``, each checked against its noise model's range."""
+    name, sep, values = spec.partition(":")
+    if not sep or not values:
+        raise DaekitError(f"bad sweep {spec!r}: use NAME:V1,V2,... e.g. masking:0.1,0.3,0.5")
+    levels = [f"{name}:{v.strip()}" for v in values.split(",") if v.strip()]
+    for level in levels:
+        try:
+            parse_noise(level)
+        except DaekitError as e:
+            raise DaekitError(f"sweep {spec!r} is outside the noise model's range: {e}") from None
+    return levels
+
+
+def default_sweeps(noise: str) -> list[str]:
+    """The sweeps that go with a training noise: its own family (the first non-clip part), or masking for none."""
+    n = parse_noise(noise)
+    parts = list(n.parts) if isinstance(n, Compose) else [n]
+    families = [p.name for p in parts if p.name in DEFAULT_SWEEPS] or ["masking"]
+    return [lvl for fam in dict.fromkeys(families) for lvl in parse_sweep(DEFAULT_SWEEPS[fam])]
+
+
+def level_of(spec: str) -> tuple[str, float]:
+    """(family, value) of a single-noise spec, for plotting."""
+    name, _, value = spec.partition(":")
+    return name, float(value) if value else 0.0
+
+
+def train_pair(cfg: Config, out: Path, progress: bool = True, overwrite: bool = False) -> tuple[Denoiser, Denoiser]:
+    """Trains `cfg` twice into out/ae (noise none) and out/dae (cfg.noise): the same architecture, data and seed."""
+    if parse_noise(cfg.noise).spec == "none":
+        raise DaekitError("compare needs a corruption for the DAE (--noise), not 'none'")
+    pair = []
+    for name, noise in (("ae", "none"), ("dae", cfg.noise)):
+        c = dataclasses.replace(cfg, noise=noise, out=str(out / name))
+        if progress:
+            print(f"training the {'compression AE' if name == 'ae' else 'DAE'} ({c.model.name}, noise {noise}) -> {c.out}")
+        r = fit(c, overwrite=overwrite, progress=progress)
+        pair.append(Denoiser(r.model, r.config, next(r.model.parameters()).device, history=r.history))
+    return pair[0], pair[1]
+
+
+def load_pair(ae_dir: str | Path, dae_dir: str | Path) -> tuple[Denoiser, Denoiser]:
+    """Reuses two existing runs; they must have been trained on the same data."""
+    ae, dae = Denoiser.load(ae_dir), Denoiser.load(dae_dir)
+    a, d = ae.config.data, dae.config.data
+    if (a.name, a.resize) != (d.name, d.resize):
+        raise DaekitError(
+            f"runs were trained on different data: {ae_dir} on {a.name}{f' ({a.resize}px)' if a.resize else ''}, "
+            f"{dae_dir} on {d.name}{f' ({d.resize}px)' if d.resize else ''}"
+        )
+    return ae, dae
+
+
+def _scores(out: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+    return {"psnr": float(psnr(out, clean).mean()), "ssim": float(ssim(out, clean).mean())}
+
+
+def _corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean over images of the Pearson correlation of a and b."""
+    a, b = a.flatten(1).double(), b.flatten(1).double()
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    den = (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-12)
+    return float(((a * b).sum(1) / den).mean())
+
+
+def residual_check(noisy: torch.Tensor, out: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+    """How much the residual (corrupted - denoised) looks like the image rather than the noise.
+
+    ``signal_corr`` is the correlation of the residual with the clean image; ``noise_corr`` the same
+    for the true noise (corrupted - clean): near 0 for additive noise, negative for masking. A
+    residual much more correlated with the image than the noise is means the method removed signal.
+    """
+    r = _corr(noisy.clamp(0, 1) - out, clean)
+    n = _corr(noisy.clamp(0, 1) - clean, clean)
+    return {"signal_corr": r, "noise_corr": n, "removed_signal": bool(r - n > 0.1)}
+
+
+def run_comparison(
+    ae: Denoiser,
+    dae: Denoiser,
+    data: ImageData,
+    sweeps: list[str],
+    methods: list[str],
+    *,
+    test_limit: int | None = 500,
+    val_limit: int = 100,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = print,
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Evaluates AE, DAE and the classical methods; returns (results, image samples for the report)."""
+    for m in methods:
+        BASELINES.get(m)()  # unknown names and missing optional packages fail before any work
+    test = data.test[:test_limit] if test_limit else data.test
+    val = data.val[:val_limit]
+    log = progress or (lambda _: None)
+    results: dict[str, Any] = {
+        "data": data.name, "image_size": list(data.image_size), "test_images": len(test), "val_images": len(val),
+        "ae_run": ae.config.out, "dae_run": dae.config.out, "train_noise": dae.config.noise,
+        "model": dae.model.spec, "methods": methods, "clean": {}, "levels": [], "seconds": {},
+    }
+    samples: dict[str, torch.Tensor] = {"clean": test[:GRID_SAMPLES]}
+    for name, den in (("ae", ae), ("dae", dae)):
+        results["clean"][name] = _scores(den.denoise_tensor(test), test)
+    t_all = time.perf_counter()
+    for i, spec in enumerate(sweeps):
+        noisy = Denoiser.corrupt(test, spec, seed)
+        noisy_val = Denoiser.corrupt(val, spec, seed + VAL_STREAM)
+        row: dict[str, Any] = {"noise": spec, "family": level_of(spec)[0], "level": level_of(spec)[1], "methods": {}}
+        outs = {"input": noisy.clamp(0, 1), "ae": ae.denoise_tensor(noisy), "dae": dae.denoise_tensor(noisy)}
+        for m in methods:
+            t0 = time.perf_counter()
+            method, val_psnr = tune(m, noisy_val, val)
+            outs[m] = method.denoise_tensor(noisy)
+            row["methods"][m] = {"params": method.describe(), "val_psnr": val_psnr, "seconds": time.perf_counter() - t0}
+        for name, out in outs.items():
+            row["methods"].setdefault(name, {}).update(_scores(out, test))
+            if name != "input":
+                row["methods"][name]["residual"] = residual_check(noisy, out, test)
+        best_classical = max(methods, key=lambda m: row["methods"][m]["psnr"]) if methods else None
+        row["best_classical"] = best_classical
+        row["best"] = max(row["methods"], key=lambda m: row["methods"][m]["psnr"])
+        results["levels"].append(row)
+        for name in ("ae", "dae"):
+            samples[f"{i}/{name}"] = outs[name][:GRID_SAMPLES]
+        samples[f"{i}/input"] = outs["input"][:GRID_SAMPLES]
+        if best_classical:
+            samples[f"{i}/classical"] = outs[best_classical][:GRID_SAMPLES]
+        m = row["methods"]
+        log(f"  {spec:<22} input {m['input']['psnr']:6.2f}  AE {m['ae']['psnr']:6.2f}  DAE {m['dae']['psnr']:6.2f}"
+            + (f"  best classical {best_classical} {m[best_classical]['psnr']:6.2f}" if best_classical else "") + " dB")
+    results["seconds"]["evaluation"] = time.perf_counter() - t_all
+    return results, samples
+
+
+def save_comparison(out: Path, results: dict[str, Any], samples: dict[str, torch.Tensor]) -> None:
+    """Writes out/results.json and out/samples.safetensors (atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "samples.safetensors", st_save({k: v.contiguous().float() for k, v in samples.items()}))
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+
+
+def compare(
+    cfg: Config | None,
+    out: str | Path,
+    *,
+    runs: tuple[str, str] | None = None,
+    sweeps: list[str] | None = None,
+    methods: list[str] | None = None,
+    test_limit: int | None = 500,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Trains (or reuses) the AE/DAE pair, compares everything, writes results and the report.
+
+    Args:
+        cfg: Training config of the DAE (its noise is the DAE's corruption); ignored with `runs`.
+        out: Folder of the comparison (holds ae/ and dae/ when they are trained here).
+        runs: (ae_run, dae_run) to reuse instead of training.
+        sweeps: Noise levels (specs) to evaluate; default: the training noise's family.
+        methods: Classical methods; default: all but the optional BM3D.
+        test_limit: Evaluate on the first N test images (None: all).
+        progress: Print progress.
+        overwrite: Replace AE/DAE runs already in `out` (otherwise refused).
+    """
+    from .report import build_report
+
+    out = Path(out)
+    methods = DEFAULT_METHODS if methods is None else methods
+    for m in methods:
+        BASELINES.get(m)()
+    t0 = time.perf_counter()
+    if runs:
+        ae, dae = load_pair(*runs)
+    else:
+        assert cfg is not None
+        default_sweeps(cfg.noise)  # a bad noise fails before training
+        ae, dae = train_pair(cfg, out, progress, overwrite)
+    t_train = time.perf_counter() - t0
+    sweeps = sweeps or default_sweeps(dae.config.noise)
+    d = dae.config.data
+    data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=dae.config.seed, resize=d.resize)
+    if progress:
+        print(f"comparing on {d.name} ({min(len(data.test), test_limit or len(data.test))} test images): clean inputs and {len(sweeps)} noise levels")
+    results, samples = run_comparison(ae, dae, data, sweeps, methods, test_limit=test_limit, progress=print if progress else None)
+    results["seconds"]["training"] = t_train
+    results["seconds"]["total"] = time.perf_counter() - t0
+    results["config"] = config_to_dict(dae.config)
+    save_comparison(out, results, samples)
+    build_report(out)
+    return results
+
+
+def format_comparison(results: dict[str, Any]) -> str:
+    """A short PSNR table: clean reconstruction, then each noise level (best of the row marked *)."""
+    c = results["clean"]
+    lines = [f"\nclean inputs (reconstruction PSNR): compression AE {c['ae']['psnr']:.2f} dB, DAE {c['dae']['psnr']:.2f} dB",
+             f"{'noise':<22}{'input':>8}{'AE':>8}{'DAE':>8}  best classical (PSNR dB)"]
+    for r in results["levels"]:
+        m = r["methods"]
+        mark = {k: "*" if k == r["best"] else " " for k in m}
+        bc = r["best_classical"]
+        classical = f"{bc} {m[bc]['psnr']:.2f}{mark[bc]}" if bc else "-"
+        lines.append(f"{r['noise']:<22}{m['input']['psnr']:>7.2f}{mark['input']}{m['ae']['psnr']:>7.2f}{mark['ae']}"
+                     f"{m['dae']['psnr']:>7.2f}{mark['dae']}  {classical}")
+    return "\n".join(lines)
