@@ -99,3 +99,12 @@ def test_unavailable_device(tmp_path):
         pytest.skip("CUDA present")
     with pytest.raises(DaekitError, match="CUDA is not available"):
         fit(resolve_config(sets=tiny_sets(tmp_path / "r", "train.device=cuda")), progress=False)
+
+
+def test_overwrite_with_a_bad_config_keeps_the_old_run(tmp_path):
+    sets = tiny_sets(tmp_path / "r", "train.epochs=1")
+    fit(resolve_config(sets=sets), progress=False)
+    before = (tmp_path / "r" / "checkpoints" / "last.safetensors").read_bytes()
+    with pytest.raises(DaekitError, match="unknown model"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "r", model="model.name=resnet")), progress=False, overwrite=True)
+    assert (tmp_path / "r" / "checkpoints" / "last.safetensors").read_bytes() == before

@@ -10,7 +10,7 @@ University) allows non-commercial use only, so daekit does not depend on it.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -148,8 +148,3 @@ def tune(name: str, noisy: torch.Tensor, clean: torch.Tensor) -> tuple[Classical
             best = (method, score)
     assert best is not None
     return best
-
-
-def as_denoiser(method: Classical) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The method as a plain function of a batch (what the comparison calls for every method)."""
-    return method.denoise_tensor

@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
     d = sub.add_parser("demo", help="the whole lesson in one command, on embedded data", description="Offline, on data installed with scikit-learn and scikit-image: train a compression AE and a DAE on the digits, compare them with classical denoisers (report written), then train a small photo DAE and clean the 'camera' photograph.")
     d.add_argument("--out", default="runs/demo", metavar="RUN_DIR", help="where to write everything (default runs/demo)")
-    d.add_argument("--epochs", type=int, default=60, help="epochs of the digit AE and DAE (default 60)")
+    d.add_argument("--epochs", type=int, default=50, help="epochs of the digit AE and DAE (default 50)")
     d.add_argument("--photo-epochs", type=int, default=12, help="epochs of the photo DAE (default 12)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser

@@ -72,15 +72,15 @@ def clean_camera(dae: Denoiser, out: Path, seed: int = 0) -> dict[str, float]:
     write_image(out / "camera_denoised.png", den[0].permute(1, 2, 0).numpy())
     crop = (slice(None), slice(None), slice(60, 316), slice(150, 406))  # the cameraman, 256 x 256
     fig = grid_figure(
-        {"": torch.cat([noisy[crop], den[crop], classical[crop], clean[crop]])}, columns=4,
-        title=f"camera + {PHOTO_NOISE}: noisy {res['noisy']:.2f} dB | DAE {res['dae']:.2f} dB | "
+        {"": torch.cat([noisy[crop], den[crop], classical[crop], clean[crop]])}, columns=4, cell=3.2,
+        title=f"camera + {PHOTO_NOISE}, left to right: noisy {res['noisy']:.2f} dB | photo DAE {res['dae']:.2f} dB | "
         f"{nlm.describe()} {res['nlm']:.2f} dB | clean",
     )
     save_figure(fig, out / "camera_before_after.png")
     return res
 
 
-def run_demo(out: str | Path = "runs/demo", epochs: int = 60, photo_epochs: int = 12, progress: bool = True) -> dict:
+def run_demo(out: str | Path = "runs/demo", epochs: int = 50, photo_epochs: int = 12, progress: bool = True) -> dict:
     """Runs the lesson; returns the comparison results and the photograph's figures."""
     t0 = time.perf_counter()
     out = Path(out)

@@ -28,10 +28,13 @@ def _save(fig: Any, path: str | Path) -> Path:
     return Path(path)
 
 
-def grid_figure(rows: dict[str, torch.Tensor], title: str = "", columns: int = 10) -> Any:
-    """A figure with one labelled row per entry of `rows`, each a (N, C, H, W) tensor in [0, 1]."""
+def grid_figure(rows: dict[str, torch.Tensor], title: str = "", columns: int = 10, cell: float = 1.1) -> Any:
+    """A figure with one labelled row per entry of `rows`, each a (N, C, H, W) tensor in [0, 1].
+
+    `cell` is the size of one image in inches (photographs want more than digits).
+    """
     n = min(columns, *(len(v) for v in rows.values()))
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.6, 1.2 * len(rows) + 0.5), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(cell * n + 1.6, (cell + 0.1) * len(rows) + 0.5), squeeze=False)
     for r, (label, imgs) in enumerate(rows.items()):
         for c in range(n):
             ax = axes[r][c]

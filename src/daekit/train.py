@@ -6,6 +6,7 @@ objective (noise "none") are one code path: only the noise model differs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import shutil
@@ -21,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
-from .config import Config, config_from_dict, config_to_dict, write_config
+from .config import Config, config_to_dict, write_config
 from .data import ImageData, InMemoryLoader, load_dataset
 from .errors import DaekitError
 from .metrics import psnr, ssim
@@ -226,6 +227,32 @@ def _check_resumable(saved: dict[str, Any], cfg: Config) -> None:
     walk(saved, now, ())
 
 
+def _train_state(opt: torch.optim.Optimizer, scheduler: Any, precision: Precision, epoch: int,
+                 history: list[dict[str, Any]], best: dict[str, Any], stale: int) -> dict[str, Any]:
+    """Everything beyond the weights that an exact resume needs (the per-epoch generators are derived)."""
+    return {
+        "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
+        "scaler": precision.scaler.state_dict() if precision.scaler is not None else None,
+        "torch_rng": torch.get_rng_state(), "epoch": epoch, "history": history, "best": best, "stale": stale,
+    }
+
+
+def _restore(ck: Any, cfg: Config, model: nn.Module, opt: torch.optim.Optimizer, scheduler: Any,
+             precision: Precision) -> tuple[int, list[dict[str, Any]], dict[str, Any], int]:
+    """Loads a `last` checkpoint's weights and training state; returns (epoch, history, best, stale)."""
+    model.load_state_dict(build_model(ck, expect=cfg.model.name).state_dict())
+    st = ck.train_state or {}
+    try:
+        opt.load_state_dict(st["optimizer"])
+        scheduler.load_state_dict(st["scheduler"])
+        if precision.scaler is not None and st.get("scaler"):
+            precision.scaler.load_state_dict(st["scaler"])
+        torch.set_rng_state(st["torch_rng"])
+        return st["epoch"], st["history"], st["best"], st["stale"]
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise DaekitError(f"cannot resume: the checkpoint's training state is incomplete or does not fit ({e})") from None
+
+
 def fit(
     cfg: Config,
     *,
@@ -253,11 +280,9 @@ def fit(
     last_path, best_path = ckpt_dir / "last.safetensors", ckpt_dir / "best.safetensors"
     if resume and not last_path.exists():
         raise DaekitError(f"nothing to resume: {last_path} does not exist")
-    if not resume and last_path.exists():
-        if not overwrite:
-            raise DaekitError(f"run folder {out} already holds a run; pass --resume to continue it or --overwrite to replace it")
-        shutil.rmtree(ckpt_dir)
-        (out / "metrics.jsonl").unlink(missing_ok=True)
+    replace_old = not resume and last_path.exists()
+    if replace_old and not overwrite:
+        raise DaekitError(f"run folder {out} already holds a run; pass --resume to continue it or --overwrite to replace it")
 
     noise = parse_noise(cfg.noise)
     device = select_device(cfg.train.device)
@@ -267,6 +292,8 @@ def fit(
     if data is None:
         d = cfg.data
         data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=cfg.seed, limit=d.limit, resize=d.resize, download=d.download)
+    elif data.name != cfg.data.name:  # the checkpoints must name the data the model really saw
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=data.name))
     if len(data.val) == 0:
         raise DaekitError("validation set is empty: set data.val_fraction > 0")
     torch.manual_seed(derive_seed(cfg.seed, 0, 0))
@@ -284,22 +311,16 @@ def fit(
     constant = cfg.train.schedule == "none" and cfg.train.warmup_epochs == 0
     per_step = None if constant or cfg.train.schedule == "plateau" else scheduler
 
-    start_epoch, history, best = 0, [], {"psnr": -math.inf}
+    start_epoch, history, best, epochs_wo_improvement = 0, [], {"psnr": -math.inf}, 0
     if ck is not None:
-        resumed = build_model(ck, expect=cfg.model.name)
-        model.load_state_dict(resumed.state_dict())
-        st = ck.train_state or {}
-        opt.load_state_dict(st["optimizer"])
-        scheduler.load_state_dict(st["scheduler"])
-        if precision.scaler is not None and st.get("scaler"):
-            precision.scaler.load_state_dict(st["scaler"])
-        torch.set_rng_state(st["torch_rng"])
-        start_epoch, history, best = st["epoch"], st["history"], st["best"]
+        start_epoch, history, best, epochs_wo_improvement = _restore(ck, cfg, model, opt, scheduler, precision)
+    if replace_old:  # only now that the new run is known to start: the old one is replaced, not lost to a typo
+        shutil.rmtree(ckpt_dir)
+        (out / "metrics.jsonl").unlink(missing_ok=True)
 
     out.mkdir(parents=True, exist_ok=True)
     cfg_dict = config_to_dict(cfg)
     write_config(cfg, out / "config.yaml")
-    epochs_wo_improvement = st["stale"] if resume else 0
     epoch_bar = tqdm(total=cfg.train.epochs, initial=start_epoch, desc="training", unit="epoch", disable=not progress, dynamic_ncols=True)
     for epoch in range(start_epoch, cfg.train.epochs):
         if stop_after is not None and epoch >= stop_after:
@@ -327,12 +348,7 @@ def fit(
             best = {"psnr": val["psnr"], "ssim": val["ssim"], "epoch": epoch + 1}
             save_checkpoint(best_path, model, cfg_dict, info={"epoch": epoch + 1, **row})
         epochs_wo_improvement = 0 if improved else epochs_wo_improvement + 1
-        state = {
-            "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
-            "scaler": precision.scaler.state_dict() if precision.scaler is not None else None,
-            "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "history": history, "best": best,
-            "stale": epochs_wo_improvement,
-        }
+        state = _train_state(opt, scheduler, precision, epoch + 1, history, best, epochs_wo_improvement)
         save_checkpoint(last_path, model, cfg_dict, train_state=state, info={"epoch": epoch + 1, **row})
         epoch_bar.update(1)
         epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})")
@@ -341,13 +357,11 @@ def fit(
                 tqdm.write(f"early stopping after epoch {epoch + 1}: no better val PSNR for {cfg.train.patience} epochs")
             break
     epoch_bar.close()
+    if progress and history and best["psnr"] < history[-1]["val_noisy_psnr"] < math.inf:  # inf: no noise
+        tqdm.write(
+            f"warning: the best validation PSNR ({best['psnr']:.2f} dB) is below the corrupted input's "
+            f"({history[-1]['val_noisy_psnr']:.2f} dB): the model has not learned to denoise; train longer or lower train.lr"
+        )
 
     best_model = build_model(load_checkpoint(best_path)) if best_path.exists() else model
     return FitResult(model=best_model.to(device).eval(), config=cfg, history=history, run_dir=out, best=best)
-
-
-def config_of_run(run_dir: str | Path) -> Config:
-    """The config a run folder was trained with (from its checkpoint, the source of truth)."""
-    from .checkpoint import find_checkpoint
-
-    return config_from_dict(load_checkpoint(find_checkpoint(run_dir, "last")).config, f"run {run_dir}")
