@@ -83,6 +83,34 @@ def _compare_parser(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace AE/DAE runs already in RUN_DIR")
 
 
+def _stack_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "stack",
+        help="stacked DAE: greedy layer-wise pretraining, then fine-tuning",
+        description="Pretrain a stack of dense denoising autoencoders layer by layer (each on the codes of the "
+        "layers below, with its own corruption), then fine-tune: 'classify' adds a softmax layer trained on "
+        "labels (test accuracy and confusion matrix), 'denoise' unrolls the stack into a deep autoencoder "
+        "trained to denoise. Writes RUN_DIR/metrics.json, stack.safetensors and figures (pretraining curves, "
+        "each layer's filters, confusion matrix).",
+    )
+    p.add_argument("--data", default="digits", metavar="NAME", help="data set (default digits)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files (default: $DAEKIT_DATA/<name>)")
+    p.add_argument("--layers", default="500,500", metavar="N1,N2,...", help="hidden sizes, bottom to top (default 500,500)")
+    p.add_argument("--noise", default="masking:0.2", metavar="SPEC", help="one corruption for all layers, or one level per layer: masking:0.1,0.2,0.3")
+    p.add_argument("--finetune", default="classify", choices=["classify", "denoise", "none"], help="fine-tuning (default classify)")
+    p.add_argument("--pretrain-epochs", type=int, default=10, metavar="N", help="epochs per layer (default 10)")
+    p.add_argument("--finetune-epochs", type=int, default=20, metavar="N", help="fine-tuning epochs (default 20)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N")
+    p.add_argument("--pretrain-lr", type=float, default=1e-3, metavar="LR")
+    p.add_argument("--finetune-lr", type=float, default=2e-3, metavar="LR")
+    p.add_argument("--val-fraction", type=float, default=0.1, metavar="F", help="held out for validation accuracy (default 0.1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    p.add_argument("--out", default="runs/stack", metavar="RUN_DIR", help="run folder (default runs/stack)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing stack run in RUN_DIR")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
 def _denoise_parser(sub: Any) -> None:
     p = sub.add_parser(
         "denoise",
@@ -134,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     _denoise_parser(sub)
     _evaluate_parser(sub)
     _compare_parser(sub)
+    _stack_parser(sub)
     rp = sub.add_parser("report", help="(re)write the report of a comparison", description="Regenerate RUN_DIR/report.html and RUN_DIR/report.md from RUN_DIR/results.json.")
     rp.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `daekit compare`")
     sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
@@ -278,6 +307,30 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stack(a: argparse.Namespace) -> int:
+    from .compare import parse_sweep
+    from .data import load_dataset
+    from .stack import StackSettings, run_stack
+    from .train import select_device
+
+    try:
+        layers = [int(v) for v in a.layers.split(",") if v.strip()]
+    except ValueError:
+        raise DaekitError(f"--layers expects sizes like 1000,1000,1000, got {a.layers!r}") from None
+    noise = parse_sweep(a.noise) if "," in a.noise else [a.noise]
+    s = StackSettings(layers=layers, noise=noise, pretrain_epochs=a.pretrain_epochs, finetune_epochs=a.finetune_epochs,
+                      batch_size=a.batch_size, pretrain_lr=a.pretrain_lr, finetune_lr=a.finetune_lr, seed=a.seed)
+    out = Path(a.out)
+    if (out / "metrics.json").exists() and not a.overwrite:
+        raise DaekitError(f"{out} already holds a stack run; pass --overwrite to replace it")
+    data = load_dataset(a.data, a.data_dir, val_fraction=a.val_fraction, seed=a.seed)
+    metrics = run_stack(data, s, out, a.finetune, select_device(a.device), None if a.quiet else print)
+    if "test_accuracy" in metrics:
+        print(f"test accuracy {metrics['test_accuracy']:.4f} (error {100 * metrics['test_error']:.2f}%)")
+    print(f"run folder: {out}  ({metrics['seconds']:.0f} s)")
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     from .report import build_report
 
@@ -286,7 +339,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "demo": cmd_demo}
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "stack": cmd_stack, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -129,12 +129,13 @@ def learning_curves_png(histories: dict[str, list[dict[str, Any]]]) -> bytes | N
 def filters_png(runs: dict[str, str | Path], count: int = 64) -> bytes | None:
     """First-layer weights of dense models as images (Vincent et al.'s filters), one panel per run."""
     from .checkpoint import find_checkpoint, load_checkpoint
+    from .errors import DaekitError
 
     panels = {}
     for name, run in runs.items():
         try:
             ck = load_checkpoint(find_checkpoint(run))
-        except Exception:  # noqa: BLE001 - a missing run just has no panel
+        except DaekitError:  # a run that is gone just has no panel
             continue
         w = ck.state_dict.get("enc.weight")
         if w is None:
@@ -142,20 +143,12 @@ def filters_png(runs: dict[str, str | Path], count: int = 64) -> bytes | None:
         if w is None or w.dim() != 2:
             continue
         c, (h, wd) = ck.model_spec["in_channels"], ck.model_spec["image_size"]
-        panels[name] = w[:count].reshape(-1, c, h, wd)[:, 0]
+        panels[name] = _filter_canvas(w, (c, h, wd), count)
     if not panels:
         return None
-    n = int(np.ceil(np.sqrt(count)))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
-    for ax, (name, f) in zip(axes[0], panels.items()):
-        f = f[: n * n]
-        f = (f - f.amin(dim=(1, 2), keepdim=True)) / (f.amax(dim=(1, 2), keepdim=True) - f.amin(dim=(1, 2), keepdim=True)).clamp_min(1e-12)
-        h, w = f.shape[1:]
-        canvas = torch.ones(n * (h + 1), n * (w + 1))
-        for i, img in enumerate(f):
-            r, c = divmod(i, n)
-            canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img
-        ax.imshow(canvas.numpy(), cmap="gray", interpolation="nearest")
+    for ax, (name, canvas) in zip(axes[0], panels.items()):
+        ax.imshow(canvas, cmap="gray", interpolation="nearest")
         ax.set_title(f"{_label(name)}: first-layer filters", fontsize=9)
         ax.axis("off")
     return _png(fig)
@@ -262,3 +255,47 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     html_path = run_dir / "report.html"
     atomic_write_text(html_path, f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n")
     return html_path, md_path
+
+
+def _filter_canvas(f: torch.Tensor, shape: tuple[int, ...], count: int = 100) -> np.ndarray:
+    """Up to `count` rows of `f` (units, d) as a square mosaic of (H, W) tiles, each min-max scaled."""
+    c, h, w = shape
+    f = f[:count].reshape(-1, c, h, w)[:, 0]
+    n = int(np.ceil(np.sqrt(len(f))))
+    f = (f - f.amin(dim=(1, 2), keepdim=True)) / (f.amax(dim=(1, 2), keepdim=True) - f.amin(dim=(1, 2), keepdim=True)).clamp_min(1e-12)
+    canvas = torch.ones(n * (h + 1), n * (w + 1))
+    for i, img in enumerate(f):
+        r, col = divmod(i, n)
+        canvas[r * (h + 1) : r * (h + 1) + h, col * (w + 1) : col * (w + 1) + w] = img
+    return canvas.numpy()
+
+
+def stack_figures(metrics: dict[str, Any], filters: list[torch.Tensor], image_shape: tuple[int, ...]) -> dict[str, bytes]:
+    """Figures of a `daekit stack` run: pretraining curves, each layer's filters, confusion matrix."""
+    figs: dict[str, bytes] = {}
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for hist in metrics["pretrain"]:
+        if hist:
+            ax.plot([h["epoch"] for h in hist], [h["loss"] for h in hist], marker="o", ms=3, label=f"layer {hist[0]['layer']}")
+    ax.set(xlabel="epoch", ylabel="reconstruction loss (BCE)", title="greedy layer-wise pretraining")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    figs["pretraining_curves.png"] = _png(fig)
+    for k, f in enumerate(filters):
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.imshow(_filter_canvas(f, image_shape), cmap="gray", interpolation="nearest")
+        ax.set_title(f"layer {k + 1} units in input space ({metrics['noise'][k]})", fontsize=9)
+        ax.axis("off")
+        figs[f"filters_layer{k + 1}.png"] = _png(fig)
+    if "confusion_matrix" in metrics:
+        cm = np.asarray(metrics["confusion_matrix"])
+        fig, ax = plt.subplots(figsize=(5, 4.4))
+        im = ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="white" if v > cm.max() / 2 else "black")
+        ax.set(xlabel="predicted class", ylabel="true class", title=f"test accuracy {metrics['test_accuracy']:.4f}")
+        ax.set_xticks(range(len(cm)))
+        ax.set_yticks(range(len(cm)))
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        figs["confusion_matrix.png"] = _png(fig)
+    return figs
