@@ -32,33 +32,42 @@ from daekit.train import fit  # noqa: E402
 NOISES = ["masking:0.5", "gaussian:50"]
 
 
-def train(noise: str, data, epochs: int, device: str, out: Path) -> tuple[Denoiser, float]:
-    cfg = resolve_config(options={
-        "model": {"name": "conv"}, "noise": noise, "out": str(out),
-        "train": {"epochs": epochs, "batch_size": 128, "lr": 1e-3, "loss": "bce", "device": device},
-    })
+RECIPES = {
+    # the keras.io network and recipe (BCE, Adam 1e-3, batch 128)
+    "conv": {"model": {"name": "conv"}, "train": {"batch_size": 128, "lr": 1e-3, "loss": "bce"}},
+    # a U-Net: its skip connections let a compression AE copy its input, noise included
+    "unet": {"model": {"name": "unet", "args": {"levels": 2, "width": 16}}, "train": {"batch_size": 128, "lr": 2e-3, "loss": "mse"}},
+}
+
+
+def train(noise: str, data, epochs: int, device: str, out: Path, model: str = "conv") -> tuple[Denoiser, float]:
+    recipe = RECIPES[model]
+    cfg = resolve_config(options={**recipe, "noise": noise, "out": str(out), "train": {**recipe["train"], "epochs": epochs, "device": device}})
     t0 = time.perf_counter()
     r = fit(cfg, data=data, overwrite=True, progress=False)
     return Denoiser(r.model, r.config, next(r.model.parameters()).device), time.perf_counter() - t0
 
 
 def main() -> None:
-    a = parser(__doc__.splitlines()[0]).parse_args()
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--model", default="conv", choices=sorted(RECIPES), help="architecture of the AE and the DAEs (default conv)")
+    p.add_argument("--methods", help="classical methods, comma-separated (default: all installed)")
+    a = p.parse_args()
     device = "cuda" if a.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
     epochs, limit, test_limit = (1, 5000, 300) if a.quick else (10, None, 2000)
-    methods = DEFAULT_METHODS + [m for m in ("bm3d",) if m in available_methods()]
+    methods = a.methods.split(",") if a.methods else DEFAULT_METHODS + [m for m in ("bm3d",) if m in available_methods()]
     print(f"machine: {machine(device)}")
-    print(f"{epochs} epochs per model, {test_limit} test images, classical methods: {', '.join(methods)}\n")
+    print(f"{a.model} models, {epochs} epochs each, {test_limit} test images, classical methods: {', '.join(methods)}\n")
     t_all = time.perf_counter()
     lines, table = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("mnist", "fashion-mnist"):
             data = load_dataset(name, Path(a.data_dir) / name, seed=0, limit=limit)
             t0 = time.perf_counter()
-            ae, t_ae = train("none", data, epochs, device, Path(tmp) / f"{name}-ae")
+            ae, t_ae = train("none", data, epochs, device, Path(tmp) / f"{name}-ae", a.model)
             clean_ae = None
             for noise in NOISES:
-                dae, t_dae = train(noise, data, epochs, device, Path(tmp) / f"{name}-{noise}")
+                dae, t_dae = train(noise, data, epochs, device, Path(tmp) / f"{name}-{noise}", a.model)
                 res, _ = run_comparison(ae, dae, data, [noise], methods, test_limit=test_limit, progress=None)
                 clean_ae = res["clean"]["ae"]
                 row = res["levels"][0]["methods"]
