@@ -16,7 +16,7 @@ import torch
 from .api import Denoiser, train
 from .baselines import tune
 from .compare import compare, format_comparison
-from .config import resolve_config
+from .config import Config, resolve_config
 from .data import load_dataset
 from .data.photos import TEST_PHOTO, gray_photo
 from .images import write_image
@@ -28,7 +28,7 @@ DIGITS_NOISE = "masking:0.5"
 PHOTO_NOISE = "gaussian:25"
 
 
-def digits_config(out: Path, epochs: int) -> object:
+def digits_config(out: Path, epochs: int) -> Config:
     # channels [32, 8]: the code (8 x 4 x 4 = 128 values for 256 pixels) is a real bottleneck,
     # so the "compression" autoencoder really compresses
     return resolve_config(options={
@@ -40,7 +40,7 @@ def digits_config(out: Path, epochs: int) -> object:
     })
 
 
-def photo_config(out: Path, epochs: int) -> object:
+def photo_config(out: Path, epochs: int) -> Config:
     return resolve_config(options={
         "data": {"name": "photo-patches"},
         "model": {"name": "residual", "args": {"depth": 8, "width": 32}},

@@ -330,7 +330,8 @@ def fit(
         loader.generator = torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, SHUFFLE))
         gen = make_generator(derive_seed(cfg.seed, epoch, CORRUPT), device)
         lr = opt.param_groups[0]["lr"]
-        with tqdm(total=len(loader), desc=f"epoch {epoch + 1}", disable=not progress, leave=False, dynamic_ncols=True) as bar:
+        # the per-batch bar only on a terminal (disable=None); logs get the per-epoch bar alone
+        with tqdm(total=len(loader), desc=f"epoch {epoch + 1}", disable=None if progress else True, leave=False, dynamic_ncols=True) as bar:
             train_loss = train_one_epoch(model, loader, noise, opt, loss_fn, generator=gen, scheduler=per_step, precision=precision, bar=bar)
         seconds = time.perf_counter() - t0
         val = evaluate(model, data.val, val_noisy, cfg.train.val_batch_size)
