@@ -45,7 +45,7 @@ def train(noise: str, data, epochs: int, device: str, out: Path, model: str = "c
     cfg = resolve_config(options={**recipe, "noise": noise, "out": str(out), "train": {**recipe["train"], "epochs": epochs, "device": device}})
     t0 = time.perf_counter()
     r = fit(cfg, data=data, overwrite=True, progress=False)
-    return Denoiser(r.model, r.config, next(r.model.parameters()).device), time.perf_counter() - t0
+    return Denoiser.from_fit(r), time.perf_counter() - t0
 
 
 def main() -> None:

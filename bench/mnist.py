@@ -39,7 +39,7 @@ def run(recipe: dict, noise: str, epochs: int, data, device: str, out: Path) -> 
     cfg = resolve_config(options={**recipe, "noise": noise, "out": str(out), "train": {**recipe["train"], "epochs": epochs, "device": device}})
     t0 = time.perf_counter()
     r = fit(cfg, data=data, overwrite=True, progress=False)
-    return Denoiser(r.model, r.config, next(r.model.parameters()).device), time.perf_counter() - t0
+    return Denoiser.from_fit(r), time.perf_counter() - t0
 
 
 def plan_epochs(recipe: dict, noise: str, budget: float, data, device: str, out: Path) -> tuple[int, float]:

@@ -15,7 +15,7 @@ from .errors import DaekitError
 from .images import from_float, read_image, to_float, write_image
 from .metrics import psnr, ssim
 from .noise import parse_noise
-from .train import corrupt_fixed, denoise_batches, derive_seed, fit, select_device
+from .train import FitResult, corrupt_fixed, denoise_batches, derive_seed, fit, select_device
 
 TEST_STREAM = 4  # generator stream for the fixed corruption of test sets
 
@@ -40,6 +40,11 @@ class Denoiser:
         """Loads a run folder (its best checkpoint) or a ``.safetensors`` checkpoint file."""
         ckpt = load_checkpoint(find_checkpoint(path, which))
         return cls(build_model(ckpt), config_from_dict(ckpt.config, f"checkpoint {path}"), device)
+
+    @classmethod
+    def from_fit(cls, result: FitResult) -> "Denoiser":
+        """The best model of a ``fit`` run, on the device it was trained on, with its history."""
+        return cls(result.model, result.config, next(result.model.parameters()).device, history=result.history)
 
     @property
     def in_channels(self) -> int:
@@ -147,7 +152,7 @@ def train(
     else:
         cfg = resolve_config(file=config, sets=sets)
     result = fit(cfg, data=data, resume=resume, overwrite=overwrite, progress=progress)
-    return Denoiser(result.model, result.config, next(result.model.parameters()).device, history=result.history)
+    return Denoiser.from_fit(result)
 
 
 def load(path: str | Path, device: str = "auto") -> Denoiser:

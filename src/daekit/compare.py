@@ -71,7 +71,7 @@ def train_pair(cfg: Config, out: Path, progress: bool = True, overwrite: bool = 
         if progress:
             print(f"training the {'compression AE' if name == 'ae' else 'DAE'} ({c.model.name}, noise {noise}) -> {c.out}")
         r = fit(c, overwrite=overwrite, progress=progress)
-        pair.append(Denoiser(r.model, r.config, next(r.model.parameters()).device, history=r.history))
+        pair.append(Denoiser.from_fit(r))
     return pair[0], pair[1]
 
 
