@@ -75,7 +75,7 @@ def test_none_is_identity_copy():
     assert torch.equal(x, y) and y.data_ptr() != x.data_ptr()
 
 
-@pytest.mark.parametrize("spec", ["masking:0.3", "gaussian:25+masking:0.1", "none", "poisson:30", "gaussian:102+clip"])
+@pytest.mark.parametrize("spec", ["masking:0.3", "gaussian:25+masking:0.1", "none", "poisson:30", "gaussian:102+clip", "gaussian:0..55"])
 def test_spec_round_trip(spec):
     assert parse_noise(spec).spec == spec
     assert parse_noise(parse_noise(spec).spec).spec == spec
@@ -96,6 +96,10 @@ def test_spec_round_trip(spec):
         ("none+masking:0.1", "cannot be combined"),
         ("clip:3", "takes no parameter"),
         ("gausian:25", "did you mean 'gaussian'"),
+        ("gaussian:55..5", "must run from low to high"),
+        ("gaussian:-1..5", "sigma must be in"),
+        ("masking:0.1..2", "fraction must be in [0, 1], got 2"),
+        ("gaussian:1..x", "not a number or a range"),
     ],
 )
 def test_bad_specs(spec, words):
@@ -110,3 +114,15 @@ def test_every_registered_noise_has_units():
         info = NOISE.get(name).info
         assert info.help
         assert info.param is None or info.unit
+
+
+def test_range_draws_one_level_per_image_within_the_range():
+    x = torch.full((400, 1, 32, 32), 0.5)
+    noisy = parse_noise("gaussian:10..40")(x, make_generator(3))
+    std = (noisy - x).flatten(1).std(dim=1) * 255
+    assert 9.0 < std.min() < 12.0 and 38.0 < std.max() < 41.5  # spread over the whole range
+    assert abs(std.mean().item() - 25.0) < 1.5
+    again = parse_noise("gaussian:10..40")(x, make_generator(3))
+    assert torch.equal(noisy, again)
+    frac = (parse_noise("masking:0.2..0.6")(torch.ones(300, 1, 40, 40), make_generator(0)) == 0).flatten(1).float().mean(1)
+    assert 0.18 < frac.min() < 0.25 and 0.55 < frac.max() < 0.62

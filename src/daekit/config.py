@@ -55,6 +55,12 @@ class DataConfig:
     limit: Optional[int] = Field(None, ge=2)  # keep at most this many training images
     resize: Optional[int] = Field(None, ge=4)  # resize to resize x resize at load time
     download: bool = False  # fetch missing IDX files (needs a network)
+    # image folders (data "images", "bsd400", ...): random patches per epoch, whole validation images
+    channels: Optional[int] = Field(None, ge=1, le=3)  # 1 gray, 3 RGB; default: the first image's
+    patch_size: int = Field(64, ge=8)
+    patches_per_epoch: int = Field(51200, ge=1)
+    cache_mb: int = Field(2048, ge=0)  # decoded images kept in memory; a folder that fits is held whole
+    workers: int = Field(0, ge=0)  # loader processes for folders that do not fit in memory
 
 
 @dataclass(config=_STRICT)
@@ -76,6 +82,7 @@ class TrainConfig:
     patience: Optional[int] = Field(None, ge=1)  # early stopping: epochs without a better val PSNR
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     amp: bool = True  # mixed precision (CUDA only; bf16 where supported, else fp16 with loss scaling)
+    channels_last: bool = True  # NHWC memory layout for convolutions (CUDA only, where tensor cores want it)
     val_batch_size: int = Field(1024, ge=1)
 
 

@@ -40,6 +40,15 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
     Raises:
         DaekitError: missing, empty, truncated, unsupported or oversized file.
     """
+    img, info = decode_image(path)
+    arr = to_float(img)
+    if not np.isfinite(arr).all():
+        raise DaekitError(f"image {path} contains NaN or infinite values")
+    return arr, info
+
+
+def decode_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
+    """Like ``read_image`` but keeps the file's own pixel type: (H, W, C) uint8, uint16 or float32."""
     path = Path(path)
     if not path.is_file():
         raise DaekitError(f"input image not found: {path}")
@@ -61,16 +70,12 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
     if img.ndim == 3 and img.shape[2] == 4:
         alpha, img = img[..., 3].copy(), img[..., :3]
     if img.ndim == 3 and img.shape[2] == 3:
-        img = img[..., ::-1]  # OpenCV's BGR -> RGB
+        img = np.ascontiguousarray(img[..., ::-1])  # OpenCV's BGR -> RGB
     elif img.ndim == 2:
         img = img[..., None]
     elif not (img.ndim == 3 and img.shape[2] == 1):
         raise DaekitError(f"image {path} has {img.shape[2]} channels; expected gray, RGB or RGBA")
-    info = ImageInfo(dtype=img.dtype, alpha=alpha)
-    arr = to_float(img)
-    if not np.isfinite(arr).all():
-        raise DaekitError(f"image {path} contains NaN or infinite values")
-    return arr, info
+    return img, ImageInfo(dtype=img.dtype, alpha=alpha)
 
 
 def _peek_size(raw: np.ndarray) -> tuple[bool, int, int]:

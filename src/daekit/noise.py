@@ -12,6 +12,7 @@ Spec syntax (CLI and config files)::
     gaussian:25               additive N(0, sigma), sigma on the 0-255 scale (25 -> 25/255 for [0, 1])
     poisson:30                shot noise with a peak of 30 photons at the maximum intensity
     speckle:0.2               multiplicative: x + x * N(0, 0.2)
+    gaussian:0..55            a range: each image draws its own sigma uniformly in [0, 55] (blind training)
     gaussian:25+masking:0.1   composition, applied left to right
     gaussian:102+clip         ``clip`` clamps to the data range at that point of the chain
 
@@ -49,21 +50,28 @@ class Noise(nn.Module):
     name: str = ""
     info: NoiseInfo
 
-    def __init__(self, value: float | None = None, data_range: tuple[float, float] = (0.0, 1.0)) -> None:
+    def __init__(
+        self, value: float | tuple[float, float] | None = None, data_range: tuple[float, float] = (0.0, 1.0)
+    ) -> None:
         super().__init__()
         info = self.info
+        self.range: tuple[float, float] | None = None
         if info.param is None:
             if value is not None:
                 raise DaekitError(f"noise {self.name!r} takes no parameter, got {value!r}")
         else:
             if value is None:
                 raise DaekitError(f"noise {self.name!r} needs a {info.param} ({info.unit}), e.g. '{self.name}:{_example(info)}'")
-            value = float(value)
-            if not math.isfinite(value) or not (info.low <= value <= info.high):
-                hi = "inf" if math.isinf(info.high) else f"{info.high:g}"
-                raise DaekitError(
-                    f"noise {self.name!r}: {info.param} must be in [{info.low:g}, {hi}], got {value:g}"
-                )
+            ends = tuple(float(v) for v in value) if isinstance(value, (tuple, list)) else (float(value),)
+            for v in ends:
+                if not math.isfinite(v) or not (info.low <= v <= info.high):
+                    hi = "inf" if math.isinf(info.high) else f"{info.high:g}"
+                    raise DaekitError(f"noise {self.name!r}: {info.param} must be in [{info.low:g}, {hi}], got {v:g}")
+            if len(ends) == 2:
+                if ends[0] > ends[1]:
+                    raise DaekitError(f"noise {self.name!r}: range {ends[0]:g}..{ends[1]:g} must run from low to high")
+                self.range = (ends[0], ends[1])
+            value = ends[-1]  # the strongest level of a range
         self.value = value
         lo, hi = float(data_range[0]), float(data_range[1])
         if not hi > lo:
@@ -74,7 +82,17 @@ class Noise(nn.Module):
     @property
     def spec(self) -> str:
         """The spec string that rebuilds this model (``str(noise)`` gives the same)."""
+        if self.range is not None:
+            return f"{self.name}:{self.range[0]:g}..{self.range[1]:g}"
         return self.name if self.value is None else f"{self.name}:{self.value:g}"
+
+    def level(self, x: torch.Tensor, generator: torch.Generator | None) -> float | torch.Tensor:
+        """The parameter for batch `x`: the fixed value, or one uniform draw per image (B, 1, ..., 1) for a range."""
+        if self.range is None:
+            return self.value
+        lo, hi = self.range
+        u = torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), generator=generator, device=x.device, dtype=x.dtype)
+        return lo + (hi - lo) * u
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.spec
@@ -113,7 +131,8 @@ class Masking(Noise):
     info = NoiseInfo("fraction", "fraction of values set to 0", 0.0, 1.0, "masking noise (Vincent et al.)")
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        keep = _rand(x, generator) >= self.value
+        f = self.level(x, generator)
+        keep = _rand(x, generator) >= f
         return x * keep
 
 
@@ -123,8 +142,8 @@ class SaltAndPepper(Noise):
     info = NoiseInfo("fraction", "fraction of values set to min/max", 0.0, 1.0, "impulse noise, half salt, half pepper")
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        f = self.level(x, generator)
         u = _rand(x, generator)  # one draw decides both whether and which way: u < f/2 pepper, f/2 <= u < f salt
-        f = self.value
         out = torch.where(u < f / 2, self.low.to(x.dtype), x)
         return torch.where((u >= f / 2) & (u < f), self.high.to(x.dtype), out)
 
@@ -135,8 +154,8 @@ class Gaussian(Noise):
     info = NoiseInfo("sigma", "std on the 0-255 scale", 0.0, math.inf, "additive white Gaussian noise")
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        std = self.value / 255.0 * (self.high - self.low)
-        return x + _randn(x, generator) * std.to(x.dtype)
+        std = self.level(x, generator) / 255.0 * (self.high - self.low).to(x.dtype)
+        return x + _randn(x, generator) * std
 
 
 @NOISE.register("poisson")
@@ -146,9 +165,10 @@ class Poisson(Noise):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         span = self.high - self.low
-        rate = ((x - self.low) / span).clamp_min(0) * self.value
+        peak = self.level(x, generator)
+        rate = ((x - self.low) / span).clamp_min(0) * peak
         counts = torch.poisson(rate.float(), generator=generator).to(x.dtype)
-        return counts / self.value * span + self.low
+        return counts / peak * span + self.low
 
 
 @NOISE.register("speckle")
@@ -157,7 +177,7 @@ class Speckle(Noise):
     info = NoiseInfo("sigma", "std of the multiplicative factor", 0.0, math.inf, "multiplicative: x + x * N(0, sigma)")
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return x + x * _randn(x, generator) * self.value
+        return x + x * _randn(x, generator) * self.level(x, generator)
 
 
 @NOISE.register("clip")
@@ -177,7 +197,7 @@ class Compose(Noise):
 
     def __init__(self, parts: list[Noise]) -> None:
         nn.Module.__init__(self)
-        self.value = None
+        self.value, self.range = None, None
         self.parts = nn.ModuleList(parts)
 
     @property
@@ -208,12 +228,13 @@ def parse_noise(spec: str, data_range: tuple[float, float] = (0.0, 1.0)) -> Nois
             raise DaekitError(f"bad noise spec {spec!r}: empty term around '+'")
         name, sep, raw = term.partition(":")
         cls = NOISE.get(name.lower())
-        value: float | None = None
+        value: float | tuple[float, float] | None = None
         if sep:
             try:
-                value = float(raw)
+                lo, dots, hi = raw.partition("..")
+                value = (float(lo), float(hi)) if dots else float(raw)
             except ValueError:
-                raise DaekitError(f"bad noise spec {term!r}: {raw!r} is not a number") from None
+                raise DaekitError(f"bad noise spec {term!r}: {raw!r} is not a number or a range LOW..HIGH") from None
         parts.append(cls(value, data_range=data_range))
     if len(parts) > 1 and any(isinstance(p, Identity) for p in parts):
         raise DaekitError(f"bad noise spec {spec!r}: 'none' cannot be combined with other noise")

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
 from .config import Config, config_to_dict, write_config
-from .data import ImageData, InMemoryLoader, load_dataset
+from .data import ImageData, InMemoryLoader, PatchData, load_dataset
 from .errors import DaekitError
 from .metrics import psnr, ssim
 from .models import create_model
@@ -114,7 +114,7 @@ def build_scheduler(opt: torch.optim.Optimizer, cfg: Config, steps_per_epoch: in
 
 def train_one_epoch(
     model: nn.Module,
-    loader: InMemoryLoader,
+    loader: Any,
     noise: Noise,
     opt: torch.optim.Optimizer,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -175,14 +175,22 @@ def denoise_batches(model: nn.Module, noisy: torch.Tensor, batch_size: int = 102
     return torch.cat(outs) if outs else noisy.clone()
 
 
-def corrupt_fixed(noise: Noise, clean: torch.Tensor, seed: int) -> torch.Tensor:
-    """Corrupts `clean` once with a CPU generator seeded by `seed` (fixed validation/test inputs)."""
+Images = torch.Tensor | list[torch.Tensor]  # one (N, C, H, W) batch, or images of different sizes (1, C, H, W)
+
+
+def corrupt_fixed(noise: Noise, clean: Images, seed: int) -> Images:
+    """Corrupts `clean` once with CPU generators seeded from `seed` (fixed validation/test inputs)."""
+    if isinstance(clean, list):
+        return [noise(c, make_generator(derive_seed(seed, i), "cpu")) for i, c in enumerate(clean)]
     return noise(clean, make_generator(seed, "cpu"))
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, clean: torch.Tensor, noisy: torch.Tensor, batch_size: int = 1024) -> dict[str, float]:
+def evaluate(model: nn.Module, clean: Images, noisy: Images, batch_size: int = 1024) -> dict[str, float]:
     """Mean PSNR/SSIM of the model's output on `noisy` against `clean`, and of `noisy` itself."""
+    if isinstance(clean, list):  # whole images of different sizes: one at a time, mean over images
+        rows = [evaluate(model, c, n, batch_size) for c, n in zip(clean, noisy)]
+        return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
     out = denoise_batches(model, noisy, batch_size).clamp(0, 1)
     return {
         "psnr": float(psnr(out, clean).mean()),
@@ -190,6 +198,28 @@ def evaluate(model: nn.Module, clean: torch.Tensor, noisy: torch.Tensor, batch_s
         "noisy_psnr": float(psnr(noisy.clamp(0, 1), clean).mean()),
         "noisy_ssim": float(ssim(noisy.clamp(0, 1), clean).mean()),
     }
+
+
+class _TensorBatches:
+    """Training batches of an in-memory ImageData: slices of one tensor on the device, reshuffled per epoch."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int) -> None:
+        self.loader, self.seed, self.epoch = InMemoryLoader(images, batch_size, shuffle=True), seed, 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        # keyed by (seed, epoch): resuming needs no generator state
+        self.loader.generator = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, SHUFFLE))
+        return iter(self.loader)
+
+
+def training_batches(data: "ImageData | PatchData", batch_size: int, seed: int, device: torch.device):
+    """An iterable of clean training batches on `device` with ``len`` and a settable ``epoch``."""
+    if isinstance(data, PatchData):
+        return data.loader(batch_size, seed, device)
+    return _TensorBatches(data.train.to(device), batch_size, seed)
 
 
 @dataclass
@@ -211,7 +241,7 @@ def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
 def _check_resumable(saved: dict[str, Any], cfg: Config) -> None:
     """Refuses to resume with a config that changes what was being trained."""
     now = config_to_dict(cfg)
-    free = {("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("out",), ("data", "dir"), ("data", "download")}
+    free = {("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("out",), ("data", "dir"), ("data", "download")}
 
     def walk(a: Any, b: Any, path: tuple[str, ...]) -> None:
         if path in free:
@@ -291,7 +321,9 @@ def fit(
         _check_resumable(ck.config, cfg)  # before any work: a changed config is refused at once
     if data is None:
         d = cfg.data
-        data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=cfg.seed, limit=d.limit, resize=d.resize, download=d.download)
+        data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=cfg.seed, limit=d.limit, resize=d.resize,
+                            download=d.download, channels=d.channels, patch_size=d.patch_size,
+                            patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers)
     elif data.name != cfg.data.name:  # the checkpoints must name the data the model really saw
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=data.name))
     if len(data.val) == 0:
@@ -299,11 +331,13 @@ def fit(
     torch.manual_seed(derive_seed(cfg.seed, 0, 0))
     model = create_model(cfg.model.name, in_channels=data.channels, image_size=data.image_size, **cfg.model.args)
     model.to(device)
+    if device.type == "cuda" and cfg.train.channels_last:
+        model.to(memory_format=torch.channels_last)
     val_noisy = corrupt_fixed(noise, data.val, derive_seed(cfg.seed, VALIDATION))  # (N, C, H, W), on the CPU
     noise.to(device)
     loss_fn = LOSSES[cfg.train.loss]
-    train_x = data.train.to(device)
-    loader = InMemoryLoader(train_x, cfg.train.batch_size, shuffle=True)
+    loader = training_batches(data, cfg.train.batch_size, cfg.seed, device)
+    n_samples = len(data.train) if isinstance(data, ImageData) else len(loader) * cfg.train.batch_size
     opt = build_optimizer(model, cfg)
     scheduler = build_scheduler(opt, cfg, len(loader))
     precision = Precision.for_device(device, cfg.train.amp)
@@ -327,7 +361,7 @@ def fit(
             break
         t0 = time.perf_counter()
         # Per-epoch generators keyed by (seed, epoch): resuming needs no generator state.
-        loader.generator = torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, SHUFFLE))
+        loader.epoch = epoch
         gen = make_generator(derive_seed(cfg.seed, epoch, CORRUPT), device)
         lr = opt.param_groups[0]["lr"]
         # the per-batch bar only on a terminal (disable=None); logs get the per-epoch bar alone
@@ -340,7 +374,7 @@ def fit(
         row = {
             "epoch": epoch + 1, "train_loss": train_loss, "val_psnr": val["psnr"], "val_ssim": val["ssim"],
             "val_noisy_psnr": val["noisy_psnr"], "lr": lr, "seconds": seconds,
-            "samples_per_s": len(data.train) / seconds,
+            "samples_per_s": n_samples / seconds,
         }
         history.append(row)
         _append_jsonl(out / "metrics.jsonl", row)

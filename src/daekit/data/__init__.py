@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from ..errors import DaekitError
 from ..registry import Registry
+from .folder import PatchData, load_image_folder
 from .idx import IDX_SETS, download_idx_set, load_idx_set
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -68,6 +69,24 @@ def _photo_patches(_: Path | None) -> Arrays:
 
 DESCRIPTIONS["photo-patches"] = "40x40 gray patches of scikit-image's sample photos; test: 'camera' (embedded)"
 
+# folders of photographs (data/folder.py): any folder as "images", and the standard sets by name
+FOLDER_SETS = {
+    "images": "a folder of PNG/JPEG/TIFF/BMP images (searched recursively), trained on random patches",
+    "bsd400": "BSD400 ('Train400'): 400 gray 180x180 photos, the usual photo-denoiser training set",
+    "bsd68": "BSD68: 68 gray 481x321 test photos",
+    "set12": "Set12: 12 gray test photos, 256x256 and 512x512",
+}
+
+
+def _folder_set(_: Path | None) -> Arrays:  # registered for the name only: load_dataset reads folders itself
+    raise AssertionError("image folders are read by load_image_folder")
+
+
+for _name, _text in FOLDER_SETS.items():
+    DATASETS.register(_name)(_folder_set)
+    NEEDS_FILES.add(_name)
+    DESCRIPTIONS[_name] = _text
+
 for _name in IDX_SETS:
     def _loader(root: Path | None, _n: str = _name) -> Arrays:
         assert root is not None
@@ -105,7 +124,12 @@ def load_dataset(
     limit: int | None = None,
     resize: int | None = None,
     download: bool = False,
-) -> ImageData:
+    channels: int | None = None,
+    patch_size: int = 64,
+    patches_per_epoch: int = 51200,
+    cache_mb: int = 2048,
+    workers: int = 0,
+) -> "ImageData | PatchData":
     """Loads a registered data set into memory and holds out a validation split fixed by `seed`.
 
     Args:
@@ -116,8 +140,19 @@ def load_dataset(
         limit: Keep at most this many training images (before the split), for quick runs.
         resize: Resize images to resize x resize (bilinear, antialiased) once, at load time.
         download: Fetch missing files first (needs a network; never used by tests).
+        channels, patch_size, patches_per_epoch, cache_mb, workers: for image folders (see PatchData).
+
+    Returns:
+        ImageData (everything in memory) or, for image folders, PatchData (patches drawn per epoch).
     """
     root = resolve_data_dir(name, data_dir)
+    if name in FOLDER_SETS:
+        if not 0.0 <= val_fraction < 1.0:
+            raise DaekitError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        return load_image_folder(
+            name, root, val_fraction=val_fraction, seed=seed, limit=limit, channels=channels, patch_size=patch_size,
+            patches_per_epoch=patches_per_epoch, cache_mb=cache_mb, workers=workers,
+        )
     if download and root is not None:
         download_idx_set(name, root)
     xtr, ytr, xte, yte = DATASETS.get(name)(root)
@@ -195,4 +230,4 @@ class InMemoryLoader:
             yield self.images[order[sl]] if order is not None else self.images[sl]
 
 
-__all__ = ["ImageData", "DATASETS", "InMemoryLoader", "list_datasets", "load_dataset", "resolve_data_dir", "to_tensor"]
+__all__ = ["ImageData", "PatchData", "FOLDER_SETS", "DATASETS", "InMemoryLoader", "list_datasets", "load_dataset", "resolve_data_dir", "to_tensor"]

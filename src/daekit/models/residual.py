@@ -1,10 +1,16 @@
-"""A fully convolutional residual denoiser (DnCNN-style): the network predicts the noise, output = x - noise."""
+"""A fully convolutional residual denoiser (DnCNN-style): the network predicts the noise, output = x - noise.
+
+With ``unshuffle=2`` (FFDNet-style) the image is first rearranged into 4 half-resolution sub-images
+(``pixel_unshuffle``), the convolutions run at half resolution, and the result is shuffled back:
+4x fewer pixels per layer, so the same depth and width cost a quarter of the time and see twice as far.
+"""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .blocks import check_input, positive_ints
+from .blocks import check_input, crop, pad_to_multiple, positive_ints
 from .registry import MODELS
 
 
@@ -15,9 +21,14 @@ class ResidualDenoiser(nn.Module):
     Args:
         in_channels: Image channels.
         image_size: Unused (any size is accepted); kept for a uniform constructor.
-        depth: Number of conv layers (>= 2); the receptive field is 2 * depth + 1 pixels.
+        depth: Number of conv layers (>= 2).
         width: Channels of the hidden layers.
         batch_norm: BatchNorm after the hidden convs, as in DnCNN (off by default: small batches).
+        unshuffle: Work on `unshuffle` x `unshuffle` pixel-unshuffled sub-images (1 = full resolution).
+
+    Attributes:
+        receptive_field: Width in input pixels of the region one output pixel depends on.
+        tile_multiple: Tiles must start at multiples of this for tiled output to equal whole-image output.
     """
 
     def __init__(
@@ -27,24 +38,37 @@ class ResidualDenoiser(nn.Module):
         depth: int = 10,
         width: int = 48,
         batch_norm: bool = False,
+        unshuffle: int = 1,
     ) -> None:
         super().__init__()
         (depth,) = positive_ints("residual", "depth", depth)
         (width,) = positive_ints("residual", "width", width)
+        (unshuffle,) = positive_ints("residual", "unshuffle", unshuffle)
         depth = max(depth, 2)
-        self.in_channels = in_channels
-        self.receptive_field = 2 * depth + 1
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(inplace=True)]
+        self.in_channels, self.unshuffle = in_channels, unshuffle
+        self.receptive_field = 2 * (depth * unshuffle + unshuffle - 1) + 1
+        self.tile_multiple = unshuffle
+        c = in_channels * unshuffle * unshuffle
+        layers: list[nn.Module] = [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):
             layers += [nn.Conv2d(width, width, 3, padding=1, bias=not batch_norm)]
             if batch_norm:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU(inplace=True))
-        layers.append(nn.Conv2d(width, in_channels, 3, padding=1))
+        layers.append(nn.Conv2d(width, c, 3, padding=1))
         self.body = nn.Sequential(*layers)
+        for m in self.body:  # He init: PyTorch's default shrinks activations ~1.7x per layer, starving deep stacks
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         nn.init.zeros_(self.body[-1].weight)  # start as the identity map: predicted noise = 0
         nn.init.zeros_(self.body[-1].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, None, "residual")
-        return x - self.body(x)
+        if self.unshuffle == 1:
+            return x - self.body(x)
+        xp, size = pad_to_multiple(x, self.unshuffle)
+        noise = F.pixel_shuffle(self.body(F.pixel_unshuffle(xp, self.unshuffle)), self.unshuffle)
+        return x - crop(noise, size)

@@ -1,0 +1,322 @@
+"""Folders of photographs as training data: random patches with flips and 90-degree rotations.
+
+Training draws `patches_per_epoch` patches per epoch. Each batch is planned from a generator keyed by
+(seed, epoch, batch index) -- which images, where, which of the 8 flips/rotations -- so the patches do
+not depend on how many loader workers (or, later, ranks) produce them. A batch takes
+``patches_per_image`` patches from each image it reads, so a lazy reader decodes B / patches_per_image
+files per batch, not B.
+
+Two ways to serve the same patches:
+* in memory, when all training images fit in ``cache_mb``: one flat tensor on the training device and
+  a vectorised gather per batch (no Python per patch, no loader processes);
+* lazily, for data sets larger than memory: a ``DataLoader`` whose workers each decode the images a
+  batch needs through a bounded LRU cache, so memory stays bounded however large the folder.
+
+Validation uses whole held-out images (centre-cropped to at most ``VAL_CROP`` pixels a side).
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..errors import DaekitError
+from ..images import decode_image, find_images
+
+VAL_CROP = 512
+PATCH_STREAM = 5  # generator stream of the patch plans (see train.derive_seed)
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _derive(*keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(k) for k in keys]))
+
+
+def conform(img: np.ndarray, channels: int) -> np.ndarray:
+    """(H, W, C) image in its own dtype -> `channels` channels (RGB -> gray by ITU-R 601 luma, gray -> RGB repeated)."""
+    c = img.shape[2]
+    if c == channels:
+        return img
+    if channels == 1:
+        y = img[..., :3].astype(np.float32) @ LUMA
+        return np.clip(np.round(y), 0, np.iinfo(img.dtype).max if img.dtype.kind == "u" else 1).astype(img.dtype)[..., None]
+    return np.repeat(img, channels, axis=2)
+
+
+def as_unit_float(img: np.ndarray) -> np.ndarray:
+    """Native-dtype image -> float32 in [0, 1]."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / 65535.0
+    return img.astype(np.float32)
+
+
+class ImageFolder:
+    """Image files read on demand, with a least-recently-used cache bounded in bytes.
+
+    Args:
+        paths: The image files.
+        channels: 1 or 3; images are converted to it.
+        cache_bytes: Most bytes of decoded images kept (0 = none); oldest evicted first.
+        min_size: Images smaller than this a side are reflect-padded up to it (so a patch fits).
+    """
+
+    def __init__(self, paths: list[Path], channels: int, cache_bytes: int, min_size: int = 1) -> None:
+        self.paths, self.channels, self.cache_bytes, self.min_size = list(paths), int(channels), int(cache_bytes), int(min_size)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._held = 0
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._held
+
+    def get(self, i: int) -> np.ndarray:
+        """Image `i` as (H, W, C) in its own dtype (uint8 or uint16; float files as float32)."""
+        if i in self._cache:
+            self._cache.move_to_end(i)
+            return self._cache[i]
+        img, _ = decode_image(self.paths[i])
+        img = conform(img, self.channels)
+        h, w = img.shape[:2]
+        if h < self.min_size or w < self.min_size:
+            ph, pw = max(0, self.min_size - h), max(0, self.min_size - w)
+            img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
+        if img.nbytes <= self.cache_bytes:
+            self._cache[i] = img
+            self._held += img.nbytes
+            while self._held > self.cache_bytes:
+                _, old = self._cache.popitem(last=False)
+                self._held -= old.nbytes
+        return img
+
+
+@dataclass
+class BatchPlan:
+    """Which images a batch reads and, per patch, which of them, where (fractions) and which transform."""
+
+    images: np.ndarray  # (K,) indices into the training images
+    slot: np.ndarray  # (B,) index into `images` for each patch
+    where: np.ndarray  # (B, 2) fractions in [0, 1): top/left offset = floor(f * (size - patch + 1))
+    transform: np.ndarray  # (B,) 0..7: bit 0 flip rows, bit 1 flip columns, bit 2 transpose
+
+
+def plan_batch(seed: int, epoch: int, index: int, n_images: int, batch_size: int, patches_per_image: int) -> BatchPlan:
+    """The patches of batch `index` of `epoch`: a pure function of its arguments."""
+    rng = _derive(seed, epoch, PATCH_STREAM, index)
+    k = max(1, math.ceil(batch_size / patches_per_image))
+    images = rng.integers(0, n_images, size=k)
+    slot = np.arange(batch_size) // patches_per_image
+    return BatchPlan(images, slot, rng.random((batch_size, 2)), rng.integers(0, 8, size=batch_size))
+
+
+def gather_patches(flat: torch.Tensor, base: torch.Tensor, heights: torch.Tensor, widths: torch.Tensor,
+                   plan: BatchPlan, patch: int, scale: float) -> torch.Tensor:
+    """Cuts the planned patches out of images stored back to back in `flat` (total pixels, C).
+
+    Args:
+        flat: All images' pixels, row-major, concatenated; on any device.
+        base, heights, widths: (N,) int64 start offset, height and width of each image in `flat`.
+        plan: The batch plan; ``plan.images`` index `base`/`heights`/`widths`.
+        patch: Patch side.
+        scale: Multiplier to [0, 1] (1/255 for uint8 storage).
+
+    Returns:
+        (B, C, patch, patch) float32 on `flat`'s device.
+    """
+    dev = flat.device
+    img = torch.as_tensor(plan.images[plan.slot], device=dev)
+    h, w, b0 = heights[img], widths[img], base[img]
+    frac = torch.as_tensor(plan.where, device=dev, dtype=torch.float64)
+    y0 = (frac[:, 0] * (h - patch + 1).double()).long()
+    x0 = (frac[:, 1] * (w - patch + 1).double()).long()
+    t = torch.as_tensor(plan.transform, device=dev)
+    ar = torch.arange(patch, device=dev)
+    ii, jj = ar.view(1, -1, 1).expand(len(img), patch, patch), ar.view(1, 1, -1).expand(len(img), patch, patch)
+    tt = t.view(-1, 1, 1)
+    ii = torch.where(tt & 1 > 0, patch - 1 - ii, ii)
+    jj = torch.where(tt & 2 > 0, patch - 1 - jj, jj)
+    swap = tt & 4 > 0  # transposing after the flips gives the rotations by 90 and 270 degrees
+    ii, jj = torch.where(swap, jj, ii), torch.where(swap, ii, jj)
+    idx = b0.view(-1, 1, 1) + (y0.view(-1, 1, 1) + ii) * w.view(-1, 1, 1) + x0.view(-1, 1, 1) + jj
+    out = flat[idx.reshape(-1)].reshape(len(img), patch, patch, flat.shape[1])
+    return out.permute(0, 3, 1, 2).float().mul_(scale).contiguous()
+
+
+def pack(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """Images (H, W, C) -> (flat, base, heights, widths, scale); 8-bit stays 8-bit unless mixed with 16-bit."""
+    kinds = {im.dtype for im in images}
+    if kinds <= {np.dtype(np.uint8)}:
+        dtype, scale = np.uint8, 1 / 255
+    elif kinds <= {np.dtype(np.uint8), np.dtype(np.uint16)}:
+        dtype, scale = np.uint16, 1 / 65535
+    else:
+        dtype, scale = np.float32, 1.0
+    parts = []
+    for im in images:
+        a = as_unit_float(im) if dtype == np.float32 else (im.astype(np.uint16) * 257 if im.dtype != dtype else im)
+        parts.append(a.reshape(-1, a.shape[2]))
+    sizes = np.array([im.shape[:2] for im in images], dtype=np.int64)
+    base = np.concatenate([[0], np.cumsum(sizes[:, 0] * sizes[:, 1])[:-1]])
+    flat = torch.from_numpy(np.ascontiguousarray(np.concatenate(parts)))
+    if flat.dtype == torch.uint16:  # few ops support uint16: keep it as int32
+        flat = flat.to(torch.int32)
+    return flat, torch.from_numpy(base), torch.from_numpy(sizes[:, 0].copy()), torch.from_numpy(sizes[:, 1].copy()), scale
+
+
+class _LazyBatches(torch.utils.data.Dataset):
+    """Item b = batch b of the current epoch, decoded through this worker's own bounded cache."""
+
+    def __init__(self, folder: ImageFolder, seed: int, epoch: int, batches: int, batch_size: int, ppi: int, patch: int) -> None:
+        self.folder, self.seed, self.epoch, self.batches = folder, seed, epoch, batches
+        self.batch_size, self.ppi, self.patch = batch_size, ppi, patch
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __getitem__(self, b: int) -> torch.Tensor:
+        plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi)
+        uniq, inverse = np.unique(plan.images, return_inverse=True)
+        flat, base, hs, ws, scale = pack([self.folder.get(int(i)) for i in uniq])
+        local = BatchPlan(inverse.reshape(-1), plan.slot, plan.where, plan.transform)
+        return gather_patches(flat, base, hs, ws, local, self.patch, scale)
+
+
+@dataclass
+class PatchData:
+    """An image-folder data set: training patches drawn per epoch, whole validation/test images.
+
+    ``val`` and ``test`` are lists of (1, C, H, W) float tensors (the images differ in size).
+    """
+
+    name: str
+    folder: ImageFolder
+    val: list[torch.Tensor]
+    test: list[torch.Tensor]
+    patch_size: int
+    patches_per_epoch: int
+    patches_per_image: int = 8
+    workers: int = 0
+    in_memory: bool = True
+
+    @property
+    def channels(self) -> int:
+        return self.folder.channels
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.patch_size, self.patch_size
+
+    @property
+    def n_train(self) -> int:
+        return self.patches_per_epoch
+
+    def loader(self, batch_size: int, seed: int, device: torch.device) -> "PatchLoader":
+        return PatchLoader(self, batch_size, seed, device)
+
+
+class PatchLoader:
+    """Iterates one epoch of training patches as (B, C, P, P) batches on `device` (set ``epoch`` first)."""
+
+    def __init__(self, data: PatchData, batch_size: int, seed: int, device: torch.device) -> None:
+        self.data, self.batch_size, self.seed, self.device = data, int(batch_size), int(seed), device
+        self.epoch = 0
+        self._packed: tuple | None = None
+        if data.in_memory:  # every training image decoded once, stored back to back on the device
+            flat, base, hs, ws, scale = pack([data.folder.get(i) for i in range(len(data.folder))])
+            self._packed = (flat.to(device), base.to(device), hs.to(device), ws.to(device), scale)
+
+    def __len__(self) -> int:
+        return max(1, self.data.patches_per_epoch // self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        d = self.data
+        if self._packed is not None:
+            flat, base, hs, ws, scale = self._packed
+            for b in range(len(self)):
+                plan = plan_batch(self.seed, self.epoch, b, len(d.folder), self.batch_size, d.patches_per_image)
+                yield gather_patches(flat, base, hs, ws, plan, d.patch_size, scale)
+            return
+        ds = _LazyBatches(d.folder, self.seed, self.epoch, len(self), self.batch_size, d.patches_per_image, d.patch_size)
+        pin = self.device.type == "cuda"
+        dl = torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False, num_workers=d.workers, pin_memory=pin,
+                                         persistent_workers=False, prefetch_factor=2 if d.workers else None)
+        for batch in dl:
+            yield batch.to(self.device, non_blocking=True)
+
+
+def _center_crop(img: np.ndarray, size: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return img[y : y + size, x : x + size]
+
+
+def whole_images(folder: ImageFolder, indices: list[int], crop: int | None = VAL_CROP) -> list[torch.Tensor]:
+    """Decoded images as (1, C, H, W) float tensors in [0, 1], centre-cropped to `crop` a side."""
+    out = []
+    for i in indices:
+        img = folder.get(i)
+        if crop:
+            img = _center_crop(img, crop)
+        out.append(torch.from_numpy(as_unit_float(img)).permute(2, 0, 1).unsqueeze(0).contiguous())
+    return out
+
+
+def load_image_folder(
+    name: str, root: Path, *, val_fraction: float, seed: int, limit: int | None, channels: int | None,
+    patch_size: int, patches_per_epoch: int, cache_mb: int, workers: int, test_dir: Path | None = None,
+) -> PatchData:
+    """A folder of images (searched recursively) as a PatchData, with a validation split fixed by `seed`."""
+    if not root.is_dir():
+        raise DaekitError(f"image folder not found: {root}")
+    paths = find_images([root])
+    perm = np.random.default_rng(np.random.SeedSequence([int(seed), 17])).permutation(len(paths))
+    if limit is not None:
+        perm = perm[: int(limit)]
+    n_val = max(1, int(round(len(perm) * val_fraction))) if val_fraction > 0 else 0
+    if len(perm) - n_val < 1:
+        raise DaekitError(f"image folder {root}: {len(perm)} image(s) leave none for training after the validation split")
+    train_paths = [paths[i] for i in sorted(perm[n_val:])]
+    val_paths = [paths[i] for i in sorted(perm[:n_val])]
+    if channels is None:  # the first image decides; others are converted to it
+        channels = decode_image(train_paths[0])[0].shape[2]
+    if channels not in (1, 3):
+        raise DaekitError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
+    budget = int(cache_mb) << 20
+    train = ImageFolder(train_paths, channels, budget, min_size=patch_size)
+    total = sum(p.stat().st_size for p in train_paths)
+    # compressed size is a lower bound of the decoded size; decode-check only when it may fit
+    in_memory = total <= budget and _decoded_bytes(train_paths, channels) <= budget
+    val_folder = ImageFolder(val_paths, channels, 0)
+    test = []
+    if test_dir is not None and test_dir.is_dir():
+        tf = ImageFolder(find_images([test_dir]), channels, 0)
+        test = whole_images(tf, list(range(len(tf))), crop=None)
+    return PatchData(
+        name=name, folder=train, val=whole_images(val_folder, list(range(len(val_folder)))), test=test,
+        patch_size=int(patch_size), patches_per_epoch=int(patches_per_epoch), workers=int(workers), in_memory=in_memory,
+    )
+
+
+def _decoded_bytes(paths: list[Path], channels: int) -> int:
+    """Decoded size of the images from their headers alone (Pillow reads the header without decoding)."""
+    from PIL import Image
+
+    total = 0
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                w, h = im.size
+                depth = 2 if im.mode in ("I;16", "I;16B", "I;16L", "I") else 1
+        except Exception:  # a format Pillow cannot parse: assume 16-bit to err on the lazy side
+            return 1 << 62
+        total += w * h * channels * depth
+    return total

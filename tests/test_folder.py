@@ -1,0 +1,120 @@
+"""Image-folder data: patches, augmentation, in-memory vs lazy equality, bounded cache, training."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from daekit.config import resolve_config
+from daekit.data import load_dataset
+from daekit.data.folder import ImageFolder, gather_patches, pack, plan_batch
+from daekit.errors import DaekitError
+from daekit.train import fit
+
+
+def _write_folder(root: Path, n: int = 6, size: tuple[int, int] = (48, 60), seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    (root / "sub").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        img = rng.integers(0, 256, size=size, dtype=np.uint8)
+        where = root / "sub" if i % 2 else root  # searched recursively
+        cv2.imwrite(str(where / f"img{i}.png"), img)
+    return root
+
+
+def _batches(data, n=3, seed=0, bs=16):
+    loader = data.loader(bs, seed, torch.device("cpu"))
+    loader.epoch = 1
+    return [b for _, b in zip(range(n), loader)]
+
+
+def test_patches_shape_range_and_split(tmp_path):
+    root = _write_folder(tmp_path / "imgs", n=10)
+    data = load_dataset("images", root, val_fraction=0.2, patch_size=24, patches_per_epoch=64)
+    assert len(data.folder) == 8 and len(data.val) == 2
+    assert data.channels == 1 and data.image_size == (24, 24)
+    (b, *_) = _batches(data, 1)
+    assert b.shape == (16, 1, 24, 24) and b.dtype == torch.float32
+    assert 0.0 <= b.min() and b.max() <= 1.0
+    assert data.val[0].shape == (1, 1, 48, 60)
+
+
+def test_each_patch_is_a_flipped_or_rotated_crop_of_its_image():
+    rng = np.random.default_rng(1)
+    imgs = [rng.integers(0, 256, size=(30, 41, 1), dtype=np.uint8), rng.integers(0, 256, size=(50, 33, 1), dtype=np.uint8)]
+    flat, base, hs, ws, scale = pack(imgs)
+    plan = plan_batch(0, 0, 0, 2, 64, 8)
+    patches = (gather_patches(flat, base, hs, ws, plan, 12, scale) * 255).round().to(torch.uint8).numpy()
+    seen = set()
+    for k in range(64):
+        img = imgs[plan.images[plan.slot[k]]][..., 0]
+        p, t = patches[k, 0], int(plan.transform[k])
+        row_flip, col_flip = t & 1, t & 2
+        if t & 4:  # patch[i, j] = crop[fc(j), fr(i)]: transpose back, then the flips act on swapped axes
+            p, row_flip, col_flip = p.T, col_flip, row_flip
+        if row_flip:
+            p = p[::-1, :]
+        if col_flip:
+            p = p[:, ::-1]
+        hits = [(y, x) for y in range(img.shape[0] - 11) for x in range(img.shape[1] - 11) if np.array_equal(img[y : y + 12, x : x + 12], p)]
+        assert hits, f"patch {k} is not a crop of its image"
+        seen.add(t)
+    assert seen == set(range(8))  # all 8 flips/rotations occur
+
+
+def test_lazy_reading_with_workers_gives_the_same_patches_as_in_memory(tmp_path):
+    root = _write_folder(tmp_path / "imgs", n=8)
+    kw = dict(val_fraction=0.25, patch_size=16, patches_per_epoch=48)
+    mem = load_dataset("images", root, **kw)
+    lazy = load_dataset("images", root, cache_mb=0, workers=2, **kw)
+    assert mem.in_memory and not lazy.in_memory
+    for a, b in zip(_batches(mem), _batches(lazy)):
+        assert torch.equal(a, b)
+    assert not torch.equal(_batches(mem, 1)[0], _batches(mem, 1, seed=1)[0])
+
+
+def test_cache_stays_bounded_as_the_data_set_grows(tmp_path):
+    budget = 3 * 48 * 60  # three decoded images
+    for n in (4, 16, 48):
+        root = _write_folder(tmp_path / f"d{n}", n=n)
+        folder = ImageFolder(sorted(root.rglob("*.png")), 1, budget)
+        peak = 0
+        for i in list(range(n)) * 2:
+            folder.get(i)
+            peak = max(peak, folder.cached_bytes)
+        assert peak <= budget
+
+
+def test_rgb_and_16_bit_images_are_converted_to_the_requested_channels(tmp_path):
+    root = tmp_path / "mixed"
+    root.mkdir()
+    rgb = np.random.default_rng(0).integers(0, 256, size=(40, 40, 3), dtype=np.uint8)
+    cv2.imwrite(str(root / "a.png"), rgb)
+    cv2.imwrite(str(root / "b.tif"), (np.random.default_rng(1).random((40, 40)) * 65535).astype(np.uint16))
+    gray = load_dataset("images", root, val_fraction=0.0, patch_size=16, patches_per_epoch=32, channels=1)
+    color = load_dataset("images", root, val_fraction=0.0, patch_size=16, patches_per_epoch=32, channels=3)
+    assert _batches(gray, 1)[0].shape[1] == 1 and _batches(color, 1)[0].shape[1] == 3
+
+
+def test_bad_folders(tmp_path):
+    with pytest.raises(DaekitError, match="image folder not found"):
+        load_dataset("images", tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DaekitError, match="no images found"):
+        load_dataset("images", tmp_path / "empty")
+
+
+def test_training_on_a_folder_with_a_noise_range(tmp_path):
+    root = _write_folder(tmp_path / "imgs", n=6, size=(40, 40))
+    cfg = resolve_config(sets=[
+        "data.name=images", f"data.dir={root}", "data.patch_size=16", "data.patches_per_epoch=64", "data.val_fraction=0.34",
+        "model.name=residual", "model.args={depth: 3, width: 8, unshuffle: 2}", "noise=gaussian:0..55",
+        "train.epochs=2", "train.batch_size=16", "train.val_batch_size=1", f"out={tmp_path / 'run'}",
+    ])
+    r = fit(cfg, progress=False)
+    r2 = fit(cfg, progress=False, overwrite=True)
+    assert len(r.history) == 2 and all(np.isfinite(h["val_psnr"]) for h in r.history)
+    assert [h["train_loss"] for h in r.history] == [h["train_loss"] for h in r2.history]  # same seed, same run
