@@ -18,6 +18,24 @@ from .noise import parse_noise
 from .train import FitResult, corrupt_fixed, denoise_batches, derive_seed, fit, select_device
 
 TEST_STREAM = 4  # generator stream for the fixed corruption of test sets
+STREAM_PIXELS = 1 << 24  # TIFF outputs above 16 Mpx are written band by band
+COLOR_MODES = ("per-channel", "opponent")
+
+# Range-preserving opponent color transform (as in CBM3D): luma and two chroma differences, each in
+# [0, 1]; a gray model trained on photos cleans each of the three. White noise stays white in each.
+_OPP = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], dtype=np.float64)
+_OPP_OFFSET = np.array([0.0, 0.5, 0.5])
+_OPP_INV = np.linalg.inv(_OPP)
+
+
+def to_opponent(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB in [0, 1] -> opponent channels in [0, 1]."""
+    return (rgb @ _OPP.T + _OPP_OFFSET).astype(np.float32)
+
+
+def from_opponent(opp: np.ndarray) -> np.ndarray:
+    """Inverse of ``to_opponent``."""
+    return ((opp - _OPP_OFFSET) @ _OPP_INV.T).astype(np.float32)
 
 
 class Denoiser:
@@ -29,15 +47,27 @@ class Denoiser:
         device: Where to run it ("auto", "cpu", "cuda", ...).
     """
 
-    def __init__(self, model: nn.Module, config: Config, device: str | torch.device = "auto", history: list | None = None) -> None:
+    def __init__(self, model: nn.Module, config: Config, device: str | torch.device = "auto", history: list | None = None,
+                 color: str = "per-channel", info: dict[str, Any] | None = None) -> None:
+        if color not in COLOR_MODES:
+            raise DaekitError(f"unknown color mode {color!r}; use {' or '.join(COLOR_MODES)}")
         self.device = select_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
         self.config = config
         self.history = history or []
+        self.color = color  # how a gray model cleans RGB: each channel, or in an opponent color space
+        self.info = info or {}
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", which: str = "best") -> "Denoiser":
-        """Loads a run folder (its best checkpoint) or a ``.safetensors`` checkpoint file."""
+        """Loads a shipped model by name (``daekit models``), a run folder (its best checkpoint) or a checkpoint file."""
+        from .pretrained import find_pretrained
+
+        shipped = find_pretrained(path)
+        if shipped is not None:
+            ckpt = load_checkpoint(shipped.weights)
+            return cls(build_model(ckpt), config_from_dict(ckpt.config, f"model {shipped.name}"), device,
+                       color=shipped.color, info=shipped.describe())
         ckpt = load_checkpoint(find_checkpoint(path, which))
         return cls(build_model(ckpt), config_from_dict(ckpt.config, f"checkpoint {path}"), device)
 
@@ -72,6 +102,56 @@ class Denoiser:
             raise DaekitError(f"model takes {m} channel(s); cannot denoise an image with {c}")
         return y.clamp(0, 1)
 
+    def _run_crop(self, crop: np.ndarray) -> np.ndarray:
+        """(h, w, C) float32 -> denoised (h, w, C) float32, unclamped (tiling blends raw outputs)."""
+        t = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).unsqueeze(0)
+        c, m = t.shape[1], self.in_channels
+        if c == m:
+            y = denoise_batches(self.model, t, 1)
+        elif m == 1:
+            y = denoise_batches(self.model, t.transpose(0, 1), c).transpose(0, 1)
+        elif c == 1:
+            y = denoise_batches(self.model, t.expand(1, m, *t.shape[2:]), 1).mean(1, keepdim=True)
+        else:
+            raise DaekitError(f"model takes {m} channel(s); cannot denoise an image with {c}")
+        return y[0].permute(1, 2, 0).numpy()
+
+    def denoise_image(self, image: np.ndarray, tile: int | None = None, progress: bool = False) -> np.ndarray:
+        """Denoises one float32 (H, W, C) image in [0, 1], tiled when it is larger than one tile.
+
+        Args:
+            image: The image (C = 1 or 3).
+            tile: Tile side; None picks one from the free memory (``tiling.auto_tile_size``), 0 disables tiling.
+            progress: Show a progress bar over tiles.
+        """
+        return self._assemble(self.denoise_bands(image, tile, progress), image.shape)
+
+    def denoise_bands(self, image: np.ndarray, tile: int | None = None, progress: bool = False):
+        """Like ``denoise_image`` but yields (top row, rows) bands as they finish (for streaming writes)."""
+        from .tiling import auto_tile_size, model_geometry, tiled_bands
+
+        if image.ndim != 3 or image.shape[2] not in (1, 3):
+            raise DaekitError(f"expected an (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
+        opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1
+        x = to_opponent(image) if opponent else image
+        if tile is None:
+            tile = auto_tile_size(self.model, self.device)
+        h, w = x.shape[:2]
+        if not tile or (h <= tile and w <= tile) or not hasattr(self.model, "receptive_field") and not hasattr(self.model, "levels"):
+            bands = iter([(0, self._run_crop(x))])
+        else:
+            halo, multiple = model_geometry(self.model)
+            bands = tiled_bands(self._run_crop, x, tile, overlap=max(16, halo // 2), halo=halo, multiple=multiple, progress=progress)
+        for y0, band in bands:
+            yield y0, np.clip(from_opponent(band) if opponent else band, 0, 1)
+
+    @staticmethod
+    def _assemble(bands, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.empty(shape, dtype=np.float32)
+        for y0, band in bands:
+            out[y0 : y0 + band.shape[0]] = band
+        return out
+
     def denoise(self, image: np.ndarray) -> np.ndarray:
         """Denoises one image (H, W) or (H, W, C), or a stack (N, H, W, C); uint8, uint16 or float in [0, 1].
 
@@ -86,17 +166,29 @@ class Denoiser:
         x = to_float(a)
         if not np.isfinite(x).all():
             raise DaekitError("input contains NaN or infinite values")
+        if a.ndim in (2, 3):  # one image: the tiled path (bounded memory, opponent color for photo-rgb)
+            y = self.denoise_image(x[..., None] if a.ndim == 2 else x)
+            y = y[..., 0] if a.ndim == 2 else y
+            return from_float(y, a.dtype) if a.dtype in (np.uint8, np.uint16) else y.astype(a.dtype if a.dtype.kind == "f" else np.float32)
         stack = x[None, ..., None] if a.ndim == 2 else (x[None] if a.ndim == 3 else x)
         t = torch.from_numpy(np.ascontiguousarray(stack)).permute(0, 3, 1, 2)  # (N, C, H, W)
         y = self.denoise_tensor(t).permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
         y = y[0, ..., 0] if a.ndim == 2 else (y[0] if a.ndim == 3 else y)
         return from_float(y, a.dtype) if a.dtype in (np.uint8, np.uint16) else y.astype(a.dtype if a.dtype.kind == "f" else np.float32)
 
-    def denoise_file(self, src: str | Path, dst: str | Path) -> None:
-        """Reads `src`, denoises it and writes `dst` with the same bit depth (and alpha channel)."""
+    def denoise_file(self, src: str | Path, dst: str | Path, tile: int | None = None, progress: bool = False) -> None:
+        """Reads `src`, denoises it and writes `dst` with the same bit depth (and alpha channel).
+
+        A large TIFF output without alpha is written band by band (``tiling.write_tiff_bands``).
+        """
+        from .tiling import write_tiff_bands
+
         img, info = read_image(src)
-        out = self.denoise(img)
-        write_image(dst, out, info)
+        bands = self.denoise_bands(img, tile, progress)
+        if Path(dst).suffix.lower() in (".tif", ".tiff") and info.alpha is None and img.shape[0] * img.shape[1] > STREAM_PIXELS:
+            write_tiff_bands(dst, bands, img.shape, info.dtype)
+            return
+        write_image(dst, self._assemble(bands, img.shape), info)
 
     @staticmethod
     def corrupt(clean: torch.Tensor, noise: str, seed: int = 0) -> torch.Tensor:

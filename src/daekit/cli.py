@@ -24,7 +24,9 @@ examples:
   daekit train --noise masking:0.5 --epochs 30 --out runs/digits
   daekit train --data mnist --data-dir ../shared/data/mnist --model conv --noise gaussian:50
   daekit train --config my.yaml --set train.lr=3e-4 --set model.args.channels=[64,64]
+  daekit denoise photo.jpg -o clean.jpg          (shipped photo model, any size, offline)
   daekit denoise --model runs/digits noisy.png -o clean.png
+  daekit models
   daekit evaluate --model runs/digits --noise gaussian:25 --json
   daekit list
 """
@@ -114,14 +116,21 @@ def _stack_parser(sub: Any) -> None:
 def _denoise_parser(sub: Any) -> None:
     p = sub.add_parser(
         "denoise",
-        help="denoise image files with a trained model",
+        help="denoise image files with a shipped or trained model",
         description="Denoise PNG, JPEG, TIFF or BMP files (gray or RGB, 8- or 16-bit); the output keeps the "
-        "input's bit depth (JPEG and BMP are 8-bit). Folders are searched recursively. With one input "
-        "file, -o may name the output file; otherwise -o is a folder mirroring the inputs' names.",
+        "input's bit depth (JPEG and BMP are 8-bit) and alpha channel. Folders are searched recursively. With one input "
+        "file, -o may name the output file; otherwise -o is a folder mirroring the inputs' names. Without --model, "
+        "gray images get the shipped 'photo-gray' model and color images 'photo-rgb' (see `daekit models`). "
+        "Images of any size are processed in overlapping tiles chosen from the free memory; large TIFF outputs "
+        "are written band by band.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run folder or .safetensors checkpoint")
+    p.add_argument("--model", default=None, metavar="MODEL",
+                   help="a shipped model name (`daekit models`), a run folder or a .safetensors checkpoint "
+                   "(default: photo-gray / photo-rgb by the image's channels)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("--tile", type=int, default=None, metavar="PIXELS",
+                   help="tile side for large images (default: chosen from the free memory; 0 = never tile)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
@@ -165,11 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     _stack_parser(sub)
     rp = sub.add_parser("report", help="(re)write the report of a comparison", description="Regenerate RUN_DIR/report.html and RUN_DIR/report.md from RUN_DIR/results.json.")
     rp.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `daekit compare`")
+    sub.add_parser("models", help="list the shipped pretrained models", description="List the models shipped inside the package: what each was trained on, its noise range and measured PSNR. Use a name with `daekit denoise --model NAME`.")
     sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
-    d = sub.add_parser("demo", help="the whole lesson in one command, on embedded data", description="Offline, on data installed with scikit-learn and scikit-image: train a compression AE and a DAE on the digits, compare them with classical denoisers (report written), then train a small photo DAE and clean the 'camera' photograph.")
+    d = sub.add_parser("demo", help="the whole lesson in one command, on embedded data", description="Offline, on data installed with scikit-learn and scikit-image: train a compression AE and a DAE on the digits, compare them with classical denoisers (report written), then clean the 'camera' photograph with the shipped photo model.")
     d.add_argument("--out", default="runs/demo", metavar="RUN_DIR", help="where to write everything (default runs/demo)")
     d.add_argument("--epochs", type=int, default=50, help="epochs of the digit AE and DAE (default 50)")
-    d.add_argument("--photo-epochs", type=int, default=12, help="epochs of the photo DAE (default 12)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -228,9 +237,25 @@ def cmd_denoise(a: argparse.Namespace) -> int:
             raise DaekitError(f"output {t} would overwrite an input; choose another -o")
         if t.exists() and not a.overwrite:
             raise DaekitError(f"output {t} exists; pass --overwrite to replace it")
-    den = Denoiser.load(a.model, device=a.device)
+    if a.tile is not None and a.tile < 0:
+        raise DaekitError(f"--tile must be >= 0, got {a.tile}")
+    cache: dict[str, Denoiser] = {}
+
+    def model_for(src: Path) -> Denoiser:
+        name = a.model
+        if name is None:  # the shipped default for the image's channels
+            from .images import read_image
+            from .pretrained import default_for
+
+            name = default_for(read_image(src)[0].shape[2])
+        if name not in cache:
+            cache[name] = Denoiser.load(name, device=a.device)
+        return cache[name]
+
+    if a.model is not None:
+        model_for(files[0])  # a bad --model fails before any work
     for src, dst in tqdm(list(zip(files, targets)), desc="denoising", unit="image", disable=len(files) < 2):
-        den.denoise_file(src, dst)
+        model_for(src).denoise_file(src, dst, tile=a.tile, progress=len(files) == 1)
     print(f"wrote {len(targets)} image(s) to {targets[0] if single else out}")
     return 0
 
@@ -281,10 +306,27 @@ def cmd_list(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(_: argparse.Namespace) -> int:
+    from .pretrained import list_pretrained
+
+    for p in list_pretrained():
+        d = p.details
+        print(f"{p.name}  ({p.weights.name}, {p.weights.stat().st_size / 1e6:.1f} MB)")
+        print(f"  {d.get('description', '')}")
+        print(f"  trained on: {d.get('data', '-')}")
+        print(f"  noise:      {d.get('noise', '-')}")
+        print(f"  training:   {d.get('training', '-')}")
+        scores = d.get("psnr") or {}
+        if scores:
+            print("  PSNR (dB):  " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
+        print()
+    return 0
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(a.out, epochs=a.epochs, photo_epochs=a.photo_epochs, progress=not a.quiet)
+    run_demo(a.out, epochs=a.epochs, progress=not a.quiet)
     return 0
 
 
@@ -339,7 +381,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "stack": cmd_stack, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "demo": cmd_demo}
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "stack": cmd_stack, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "models": cmd_models, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

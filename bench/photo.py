@@ -1,0 +1,120 @@
+"""Photo denoising: the shipped photo-gray model vs BM3D vs non-local means, on BSD68 and Set12.
+
+Gaussian noise at sigma 15, 25 and 50 (0-255 scale), unclipped, one fixed seed per (image, sigma); the
+three methods see the same noisy images on the same CPU. BM3D (the `bm3d` package, non-commercial
+licence) and NLM (scikit-image, h = 0.8 sigma, the usual setting with a known sigma) are given the
+true sigma; the shipped model is blind and is not told it. Seconds per image are wall times of the
+whole call (the model: torch on all of this machine's threads; BM3D's own binary).
+
+    python bench/photo.py [--quick] [--data-dir ../shared/data] [--sets bsd68,set12]
+
+Targets (issue "photos of any size"): PSNR above BM3D at every sigma on both sets, at >= 10x BM3D's
+speed (bar); BSD68 sigma=25 >= 29.23 dB, DnCNN-S's published figure (goal). Published figures are
+printed beside ours.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, parser, result  # noqa: E402
+
+from daekit.api import Denoiser  # noqa: E402
+from daekit.images import find_images, read_image  # noqa: E402
+from daekit.metrics import psnr, ssim  # noqa: E402
+
+SIGMAS = (15, 25, 50)
+# Published PSNR (dB): BM3D and DnCNN-S as reported in Zhang et al. 2017 (DnCNN), Tables II and III
+PUBLISHED = {
+    ("bsd68", "BM3D"): {15: 31.07, 25: 28.57, 50: 25.62},
+    ("bsd68", "DnCNN-S"): {15: 31.73, 25: 29.23, 50: 26.23},
+    ("set12", "BM3D"): {15: 32.37, 25: 29.97, 50: 26.72},
+    ("set12", "DnCNN-S"): {15: 32.86, 25: 30.44, 50: 27.18},
+}
+
+
+def noisy_image(clean: np.ndarray, sigma: int, index: int) -> np.ndarray:
+    rng = np.random.default_rng([2024, sigma, index])
+    return (clean + rng.normal(0.0, sigma / 255.0, clean.shape)).astype(np.float32)
+
+
+def bm3d_method(noisy: np.ndarray, sigma: int) -> np.ndarray:
+    import bm3d
+
+    return np.asarray(bm3d.bm3d(noisy[..., 0], sigma / 255.0), dtype=np.float32)[..., None]
+
+
+def nlm_method(noisy: np.ndarray, sigma: int) -> np.ndarray:
+    from skimage.restoration import denoise_nl_means
+
+    s = sigma / 255.0
+    return denoise_nl_means(noisy[..., 0], h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True)[..., None].astype(np.float32)
+
+
+def score(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+    import torch
+
+    a = torch.from_numpy(np.clip(out, 0, 1)).permute(2, 0, 1)[None]
+    b = torch.from_numpy(clean).permute(2, 0, 1)[None]
+    return float(psnr(a, b)[0]), float(ssim(a, b)[0])
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--sets", default="bsd68,set12", help="comma-separated folders under --data-dir")
+    p.add_argument("--model", default="photo-gray", help="shipped model name or run folder (default photo-gray)")
+    p.add_argument("--no-bm3d", action="store_true", help="skip BM3D (if the bm3d package is not installed)")
+    a = p.parse_args()
+    den = Denoiser.load(a.model, device=a.device)
+    methods = {"daekit": lambda x, s: den.denoise_image(x, tile=0)}
+    if not a.no_bm3d:
+        methods["BM3D"] = bm3d_method
+    methods["NLM"] = nlm_method
+    print(f"machine: {machine(a.device)}; model {a.model}")
+    table: dict[tuple[str, str, int], list[tuple[float, float, float]]] = {}
+    for set_name in [s.strip() for s in a.sets.split(",") if s.strip()]:
+        files = find_images([Path(a.data_dir) / set_name])
+        if a.quick:
+            files = files[:2]
+        for i, f in enumerate(files):
+            clean = read_image(f)[0]
+            for sigma in SIGMAS:
+                noisy = noisy_image(clean, sigma, i)
+                for name, fn in methods.items():
+                    t0 = time.perf_counter()
+                    out = fn(noisy, sigma)
+                    sec = time.perf_counter() - t0
+                    table.setdefault((set_name, name, sigma), []).append((*score(out, clean), sec))
+        print(f"\n{set_name} ({len(files)} images{', quick' if a.quick else ''}): PSNR dB / SSIM / s per image")
+        head = f"{'sigma':>6}" + "".join(f"{m:>24}" for m in methods) + "".join(f"{'pub. ' + k[1]:>16}" for k in PUBLISHED if k[0] == set_name)
+        print(head)
+        for sigma in SIGMAS:
+            row = f"{sigma:>6}"
+            for m in methods:
+                v = np.array(table[(set_name, m, sigma)])
+                row += f"{v[:, 0].mean():>10.2f} {v[:, 1].mean():.4f} {v[:, 2].mean():>6.2f}s"
+            row += "".join(f"{PUBLISHED[k][sigma]:>16.2f}" for k in PUBLISHED if k[0] == set_name)
+            print(row, flush=True)
+
+    def mean(set_name: str, m: str, sigma: int, col: int) -> float:
+        return float(np.mean([r[col] for r in table[(set_name, m, sigma)]]))
+
+    sets = sorted({k[0] for k in table})
+    if "BM3D" in methods:
+        for s in sets:
+            for sigma in SIGMAS:
+                gap = mean(s, "daekit", sigma, 0) - mean(s, "BM3D", sigma, 0)
+                result(f"photo_psnr_minus_bm3d_{s}_s{sigma}", gap, ">", 0.0, a.quick)
+        secs = [r[2] for k, v in table.items() if k[1] == "daekit" for r in v]
+        bsecs = [r[2] for k, v in table.items() if k[1] == "BM3D" for r in v]
+        result("photo_speedup_vs_bm3d", float(np.sum(bsecs) / np.sum(secs)), ">=", 10.0, a.quick)
+    if "bsd68" in sets:
+        result("photo_bsd68_s25_psnr_goal", mean("bsd68", "daekit", 25, 0), ">=", 29.23, a.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Tiled inference for images of any size, in bounded memory.
+
+The image is cut into square *cores* on a grid with `overlap` pixels shared between neighbours. Each
+core is run through the model together with a *halo* of context around it (at least the model's
+receptive-field radius), and only the core is kept: every kept pixel therefore saw exactly the context
+it would see in a whole-image run, so the tiled result equals the whole-image result up to float
+rounding. Neighbouring cores are blended with a raised-cosine window across their overlap (weights
+normalised per pixel), so models without an exact receptive field (U-Nets) show no seams either.
+
+Rows of tiles are processed top to bottom and finished rows are handed on as *bands*: memory is a
+few tile rows, not the image, when the consumer writes bands to disk (``write_tiff_bands``).
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .errors import DaekitError
+
+Run = Callable[[np.ndarray], np.ndarray]  # (h, w, C) float32 -> (h, w, C) float32
+
+
+def model_geometry(model: nn.Module) -> tuple[int, int]:
+    """(halo, multiple): context each tile needs and the grid its origin must sit on.
+
+    Models that declare ``receptive_field``/``tile_multiple`` get exact tiles; others (U-Nets) get a
+    generous halo and their pooling multiple, and rely on blending.
+    """
+    multiple = int(getattr(model, "tile_multiple", 2 ** int(getattr(model, "levels", 0))))
+    rf = getattr(model, "receptive_field", None)
+    halo = (int(rf) - 1) // 2 if rf else 64
+    halo = -(-halo // multiple) * multiple
+    return halo, multiple
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for activations: free GPU memory on CUDA, else available RAM (Linux), else 2 GiB."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-Linux
+        return 2 << 30
+
+
+def auto_tile_size(model: nn.Module, device: torch.device, budget_fraction: float = 0.1, cap: int = 1024) -> int:
+    """A tile side whose activations fit in `budget_fraction` of the free memory (a multiple of 64).
+
+    Activation memory per pixel ~ widest layer x 4 bytes x 3 live tensors / unshuffle^2.
+    """
+    widest = max((m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)), default=64)
+    per_pixel = widest * 4 * 3 / max(1, getattr(model, "unshuffle", 1)) ** 2
+    side = int(math.sqrt(available_memory(device) * budget_fraction / per_pixel))
+    return int(min(cap, max(128, side // 64 * 64)))
+
+
+def _window(length: int, ramp_before: int, ramp_after: int) -> np.ndarray:
+    """1-D blending weights: raised-cosine ramps over the overlaps, 1 elsewhere (never 0)."""
+    w = np.ones(length, dtype=np.float64)
+    for n, sl, rev in ((ramp_before, slice(0, ramp_before), False), (ramp_after, slice(length - ramp_after, length), True)):
+        if n > 0:
+            r = np.sin(0.5 * math.pi * (np.arange(n) + 0.5) / n) ** 2
+            w[sl] = r[::-1] if rev else r
+    return w
+
+
+def _origins(size: int, tile: int, stride: int) -> list[int]:
+    starts = list(range(0, max(1, size - tile) + stride, stride))
+    starts = [s for s in starts if s < size]
+    while len(starts) > 1 and starts[-2] + tile >= size:  # the previous core already reaches the edge
+        starts.pop()
+    return starts
+
+
+def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int, multiple: int = 1,
+                progress: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """Yields (top row, finished rows (h, W, C) float32) of the denoised `image`, top to bottom.
+
+    Args:
+        run: Denoises one (h, w, C) float32 crop.
+        image: (H, W, C) float32 array (may be a memory map).
+        tile: Core side (rounded down to `multiple`).
+        overlap: Rows/columns shared by neighbouring cores (blended).
+        halo: Context added around each core (>= the receptive-field radius for exact tiles).
+        multiple: Tile origins and halos sit on this grid (pixel-unshuffle / pooling alignment).
+    """
+    h, w, c = image.shape
+    tile = max(multiple, tile // multiple * multiple)
+    overlap = min(tile // 2, -(-overlap // multiple) * multiple)
+    stride = tile - overlap
+    if stride <= 0:
+        raise DaekitError(f"tile size {tile} must be larger than the overlap {overlap}")
+    ys, xs = _origins(h, tile, stride), _origins(w, tile, stride)
+    bar = tqdm(total=len(ys) * len(xs), desc="tiles", unit="tile", disable=not progress, dynamic_ncols=True)
+    carry_num = carry_den = None  # accumulated overlap rows from the previous tile row
+    for r, y0 in enumerate(ys):
+        y1 = min(h, y0 + tile)
+        num = np.zeros((y1 - y0, w, c), dtype=np.float64)
+        den = np.zeros((y1 - y0, w, 1), dtype=np.float64)
+        if carry_num is not None:
+            k = carry_num.shape[0]
+            num[:k] += carry_num
+            den[:k] += carry_den
+        wy = _window(y1 - y0, overlap if r > 0 else 0, overlap if r < len(ys) - 1 and y1 < h else 0)
+        for q, x0 in enumerate(xs):
+            x1 = min(w, x0 + tile)
+            ty0, tx0 = max(0, y0 - halo), max(0, x0 - halo)
+            ty1, tx1 = min(h, y1 + halo), min(w, x1 + halo)
+            out = run(np.ascontiguousarray(image[ty0:ty1, tx0:tx1]))
+            core = out[y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+            wx = _window(x1 - x0, overlap if q > 0 else 0, overlap if q < len(xs) - 1 and x1 < w else 0)
+            wgt = (wy[:, None] * wx[None, :])[..., None]
+            num[:, x0:x1] += core * wgt
+            den[:, x0:x1] += wgt
+            bar.update(1)
+        last = r == len(ys) - 1
+        done = (y1 - y0) if last else ys[r + 1] - y0
+        yield y0, (num[:done] / den[:done]).astype(np.float32)
+        carry_num, carry_den = num[done:], den[done:]
+    bar.close()
+
+
+def denoise_tiled(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int, multiple: int = 1,
+                  progress: bool = False) -> np.ndarray:
+    """The whole denoised image from ``tiled_bands`` (for outputs that fit in memory)."""
+    out = np.empty(image.shape, dtype=np.float32)
+    for y0, band in tiled_bands(run, image, tile, overlap, halo, multiple, progress):
+        out[y0 : y0 + band.shape[0]] = band
+    return out
+
+
+def write_tiff_bands(path: str | Path, bands: Iterator[tuple[int, np.ndarray]], shape: tuple[int, int, int],
+                     dtype: np.dtype, block: int = 256) -> None:
+    """Writes bands as a tiled TIFF, block by block, to a temp file renamed into place at the end."""
+    import tifffile
+
+    from .images import from_float
+
+    path = Path(path)
+    h, w, c = shape
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+    def blocks() -> Iterator[np.ndarray]:
+        pending = np.empty((0, w, c), dtype=np.float32)
+        for _, band in bands:
+            pending = np.concatenate([pending, band])
+            while pending.shape[0] >= block:
+                yield from _row_blocks(pending[:block])
+                pending = pending[block:]
+        if pending.shape[0]:
+            full = np.zeros((block, w, c), dtype=np.float32)
+            full[: pending.shape[0]] = pending
+            yield from _row_blocks(full)
+
+    def _row_blocks(rows: np.ndarray) -> Iterator[np.ndarray]:
+        for x0 in range(0, w, block):
+            t = np.zeros((block, block, c), dtype=np.float32)
+            part = rows[:, x0 : x0 + block]
+            t[:, : part.shape[1]] = part
+            t = from_float(t, dtype)
+            yield t[..., 0] if c == 1 else t
+
+    try:
+        tifffile.imwrite(tmp, data=blocks(), shape=(h, w) if c == 1 else (h, w, c), dtype=np.dtype(dtype),
+                         tile=(block, block), photometric="minisblack" if c == 1 else "rgb", compression="zlib")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

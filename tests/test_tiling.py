@@ -1,0 +1,69 @@
+"""Tiled inference: equal to whole-image inference, streaming TIFF output, automatic tile size."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from daekit.api import Denoiser, from_opponent, to_opponent
+from daekit.config import Config
+from daekit.models import create_model
+from daekit.tiling import auto_tile_size, denoise_tiled, model_geometry, tiled_bands, write_tiff_bands
+
+
+def _denoiser(unshuffle: int, channels: int = 1) -> Denoiser:
+    torch.manual_seed(0)
+    m = create_model("residual", channels, depth=5, width=8, unshuffle=unshuffle)
+    torch.nn.init.normal_(m.body[-1].weight, std=0.05)  # not the identity map
+    return Denoiser(m, Config(), "cpu")
+
+
+@pytest.mark.parametrize("unshuffle, shape", [(1, (203, 157, 1)), (2, (181, 250, 1)), (2, (97, 131, 3))])
+def test_tiled_equals_whole_image(unshuffle, shape):
+    den = _denoiser(unshuffle, shape[2])
+    img = np.random.default_rng(0).random(shape, dtype=np.float32)
+    whole = den._run_crop(img)
+    halo, multiple = model_geometry(den.model)
+    assert halo >= (den.model.receptive_field - 1) // 2
+    for tile, overlap in [(64, 16), (48, 8), (100, 32)]:
+        tiled = denoise_tiled(den._run_crop, img, tile, overlap, halo, multiple)
+        assert np.abs(tiled - whole).max() <= 1e-4, (tile, overlap)
+
+
+def test_bands_cover_every_row_once_in_order():
+    img = np.random.default_rng(1).random((150, 70, 1), dtype=np.float32)
+    rows = [(y0, b.shape[0]) for y0, b in tiled_bands(lambda x: x, img, 40, 10, 4)]
+    assert rows[0][0] == 0 and sum(n for _, n in rows) == 150
+    assert all(a + n == b for (a, n), (b, _) in zip(rows, rows[1:]))
+
+
+def test_denoise_uses_tiles_and_matches_untiled():
+    den = _denoiser(2)
+    img = np.random.default_rng(2).random((300, 260, 1), dtype=np.float32)
+    assert np.abs(den.denoise_image(img, tile=96) - den.denoise_image(img, tile=0)).max() <= 1e-4
+
+
+def test_streamed_tiff_equals_in_memory_output(tmp_path):
+    den = _denoiser(2)
+    img = np.random.default_rng(3).random((300, 333, 1), dtype=np.float32)
+    ref = den.denoise_image(img, tile=0)
+    path = tmp_path / "out.tif"
+    write_tiff_bands(path, den.denoise_bands(img, tile=128), img.shape, np.dtype(np.uint16))
+    got = tifffile.imread(path)
+    assert got.shape == (300, 333) and got.dtype == np.uint16
+    assert np.abs(got.astype(np.float64) / 65535 - ref[..., 0]).max() <= 1 / 65535 + 1e-4
+    assert [p.name for p in tmp_path.iterdir()] == ["out.tif"]  # no temp file left
+
+
+def test_opponent_transform_round_trip_and_range():
+    rgb = np.random.default_rng(4).random((20, 30, 3), dtype=np.float32)
+    opp = to_opponent(rgb)
+    assert opp.min() >= 0 and opp.max() <= 1
+    assert np.abs(from_opponent(opp) - rgb).max() < 1e-5
+
+
+def test_auto_tile_size_is_bounded_and_aligned():
+    m = create_model("residual", 1, depth=17, width=64, unshuffle=2)
+    t = auto_tile_size(m, torch.device("cpu"))
+    assert 128 <= t <= 1024 and t % 64 == 0
