@@ -214,6 +214,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg = resolve_config(config_file, _train_options(a), a.set)
     result = fit(cfg, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet)
     b = result.best
+    from . import distributed
+
+    if not distributed.context().is_main:  # under torchrun, rank 0 reports
+        return 0
     print(f"best val PSNR {b.get('psnr', float('nan')):.2f} dB, SSIM {b.get('ssim', float('nan')):.3f} at epoch {b.get('epoch')}")
     print(f"run folder: {result.run_dir}  (checkpoints/best.safetensors, metrics.jsonl, config.yaml)")
     return 0
@@ -402,6 +406,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # disk full, permission denied, ...: the system's own words, one line
         print(f"daekit: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
+    finally:
+        if "torch.distributed" in sys.modules:  # a torchrun job: leave the process group cleanly
+            from . import distributed
+
+            distributed.teardown()
 
 
 if __name__ == "__main__":  # pragma: no cover

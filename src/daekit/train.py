@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import build_model, load_checkpoint, save_checkpoint
+from . import distributed
+from .checkpoint import atomic_write_text, build_model, load_checkpoint, save_checkpoint
 from .config import Config, config_to_dict, write_config
 from .data import ImageData, InMemoryLoader, PatchData, load_dataset
 from .errors import DaekitError
@@ -123,10 +124,13 @@ def train_one_epoch(
     scheduler: Any = None,
     precision: Precision | None = None,
     bar: tqdm | None = None,
+    shard: slice | None = None,
 ) -> float:
     """One pass over `loader`: corrupt each clean batch, reconstruct it, step. Returns the mean loss.
 
     `scheduler` is stepped after every batch (pass None for per-epoch or constant schedules).
+    `shard`: the rows of each (global) batch this process trains on, after the whole batch is
+    corrupted (distributed training: see distributed.py); None trains on all of it.
     """
     model.train()
     precision = precision or Precision(None, None)
@@ -135,6 +139,8 @@ def train_one_epoch(
     n = 0
     for i, clean in enumerate(loader):  # clean: (B, C, H, W), already on the device
         noisy = noise(clean, generator)
+        if shard is not None:
+            clean, noisy = clean[shard], noisy[shard]
         with precision.autocast(device):
             out = model(noisy)
         loss = loss_fn(out.float(), clean)
@@ -203,8 +209,9 @@ def evaluate(model: nn.Module, clean: Images, noisy: Images, batch_size: int = 1
 class _TensorBatches:
     """Training batches of an in-memory ImageData: slices of one tensor on the device, reshuffled per epoch."""
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int) -> None:
-        self.loader, self.seed, self.epoch = InMemoryLoader(images, batch_size, shuffle=True), seed, 0
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, drop_last: bool = False) -> None:
+        self.loader = InMemoryLoader(images, batch_size, shuffle=True, drop_last=drop_last)
+        self.seed, self.epoch = seed, 0
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -215,11 +222,11 @@ class _TensorBatches:
         return iter(self.loader)
 
 
-def training_batches(data: "ImageData | PatchData", batch_size: int, seed: int, device: torch.device):
+def training_batches(data: "ImageData | PatchData", batch_size: int, seed: int, device: torch.device, drop_last: bool = False):
     """An iterable of clean training batches on `device` with ``len`` and a settable ``epoch``."""
     if isinstance(data, PatchData):
         return data.loader(batch_size, seed, device)
-    return _TensorBatches(data.train.to(device), batch_size, seed)
+    return _TensorBatches(data.train.to(device), batch_size, seed, drop_last)
 
 
 @dataclass
@@ -238,10 +245,21 @@ def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def _check_resumable(saved: dict[str, Any], cfg: Config) -> None:
-    """Refuses to resume with a config that changes what was being trained."""
+def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, world: int = 1) -> None:
+    """Refuses to resume with a config that changes what was being trained.
+
+    The number of ranks may change if the global batch (per-rank batch x ranks) stays the same.
+    """
     now = config_to_dict(cfg)
-    free = {("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("out",), ("data", "dir"), ("data", "download")}
+    b_saved, b_now = saved.get("train", {}).get("batch_size"), now["train"]["batch_size"]
+    if b_saved is not None and b_saved * saved_world != b_now * world:
+        need = b_saved * saved_world / world
+        hint = f"pass --batch-size {int(need)}" if need == int(need) else f"use a number of ranks that divides {b_saved * saved_world}"
+        raise DaekitError(
+            f"cannot resume: the checkpoint was trained with a global batch of {b_saved * saved_world} "
+            f"({b_saved} per rank x {saved_world} rank(s)); with {world} rank(s) {hint}"
+        )
+    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("out",), ("data", "dir"), ("data", "download")}
 
     def walk(a: Any, b: Any, path: tuple[str, ...]) -> None:
         if path in free:
@@ -264,6 +282,7 @@ def _train_state(opt: torch.optim.Optimizer, scheduler: Any, precision: Precisio
         "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
         "scaler": precision.scaler.state_dict() if precision.scaler is not None else None,
         "torch_rng": torch.get_rng_state(), "epoch": epoch, "history": history, "best": best, "stale": stale,
+        "world_size": distributed.context().world,
     }
 
 
@@ -315,10 +334,11 @@ def fit(
         raise DaekitError(f"run folder {out} already holds a run; pass --resume to continue it or --overwrite to replace it")
 
     noise = parse_noise(cfg.noise)
-    device = select_device(cfg.train.device)
+    ctx, device = distributed.setup(select_device(cfg.train.device))
+    progress = progress and ctx.is_main
     ck = load_checkpoint(last_path) if resume else None
-    if ck is not None:
-        _check_resumable(ck.config, cfg)  # before any work: a changed config is refused at once
+    if ck is not None:  # before any work: a changed config is refused at once
+        _check_resumable(ck.config, cfg, int((ck.train_state or {}).get("world_size", 1)), ctx.world)
     if data is None:
         d = cfg.data
         data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=cfg.seed, limit=d.limit, resize=d.resize,
@@ -336,8 +356,12 @@ def fit(
     val_noisy = corrupt_fixed(noise, data.val, derive_seed(cfg.seed, VALIDATION))  # (N, C, H, W), on the CPU
     noise.to(device)
     loss_fn = LOSSES[cfg.train.loss]
-    loader = training_batches(data, cfg.train.batch_size, cfg.seed, device)
-    n_samples = len(data.train) if isinstance(data, ImageData) else len(loader) * cfg.train.batch_size
+    # train.batch_size is per rank: every rank draws the same global batch and trains on its shard
+    global_batch = cfg.train.batch_size * ctx.world
+    loader = training_batches(data, global_batch, cfg.seed, device, drop_last=ctx.active)
+    n_samples = len(data.train) if isinstance(data, ImageData) and not ctx.active else len(loader) * global_batch
+    shard = ctx.shard(global_batch) if ctx.active else None
+    train_model = distributed.wrap(model, ctx, device)
     opt = build_optimizer(model, cfg)
     scheduler = build_scheduler(opt, cfg, len(loader))
     precision = Precision.for_device(device, cfg.train.amp)
@@ -348,13 +372,14 @@ def fit(
     start_epoch, history, best, epochs_wo_improvement = 0, [], {"psnr": -math.inf}, 0
     if ck is not None:
         start_epoch, history, best, epochs_wo_improvement = _restore(ck, cfg, model, opt, scheduler, precision)
-    if replace_old:  # only now that the new run is known to start: the old one is replaced, not lost to a typo
+    if replace_old and ctx.is_main:  # only now that the new run is known to start: the old one is replaced, not lost to a typo
         shutil.rmtree(ckpt_dir)
         (out / "metrics.jsonl").unlink(missing_ok=True)
 
-    out.mkdir(parents=True, exist_ok=True)
     cfg_dict = config_to_dict(cfg)
-    write_config(cfg, out / "config.yaml")
+    if ctx.is_main:  # rank 0 writes; the others only train
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(cfg, out / "config.yaml")
     epoch_bar = tqdm(total=cfg.train.epochs, initial=start_epoch, desc="training", unit="epoch", disable=not progress, dynamic_ncols=True)
     for epoch in range(start_epoch, cfg.train.epochs):
         if stop_after is not None and epoch >= stop_after:
@@ -366,9 +391,11 @@ def fit(
         lr = opt.param_groups[0]["lr"]
         # the per-batch bar only on a terminal (disable=None); logs get the per-epoch bar alone
         with tqdm(total=len(loader), desc=f"epoch {epoch + 1}", disable=None if progress else True, leave=False, dynamic_ncols=True) as bar:
-            train_loss = train_one_epoch(model, loader, noise, opt, loss_fn, generator=gen, scheduler=per_step, precision=precision, bar=bar)
+            train_loss = train_one_epoch(train_model, loader, noise, opt, loss_fn, generator=gen, scheduler=per_step,
+                                         precision=precision, bar=bar, shard=shard)
+        train_loss = float(ctx.mean(torch.tensor(train_loss)))
         seconds = time.perf_counter() - t0
-        val = evaluate(model, data.val, val_noisy, cfg.train.val_batch_size)
+        val = ctx.broadcast(evaluate(model, data.val, val_noisy, cfg.train.val_batch_size) if ctx.is_main else None)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(val["psnr"])
         row = {
@@ -377,14 +404,16 @@ def fit(
             "samples_per_s": n_samples / seconds,
         }
         history.append(row)
-        _append_jsonl(out / "metrics.jsonl", row)
         improved = val["psnr"] > best["psnr"]
         if improved:
             best = {"psnr": val["psnr"], "ssim": val["ssim"], "epoch": epoch + 1}
-            save_checkpoint(best_path, model, cfg_dict, info={"epoch": epoch + 1, **row})
         epochs_wo_improvement = 0 if improved else epochs_wo_improvement + 1
-        state = _train_state(opt, scheduler, precision, epoch + 1, history, best, epochs_wo_improvement)
-        save_checkpoint(last_path, model, cfg_dict, train_state=state, info={"epoch": epoch + 1, **row})
+        if ctx.is_main:
+            _append_jsonl(out / "metrics.jsonl", row)
+            if improved:
+                save_checkpoint(best_path, model, cfg_dict, info={"epoch": epoch + 1, **row})
+            state = _train_state(opt, scheduler, precision, epoch + 1, history, best, epochs_wo_improvement)
+            save_checkpoint(last_path, model, cfg_dict, train_state=state, info={"epoch": epoch + 1, **row})
         epoch_bar.update(1)
         epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})")
         if cfg.train.patience is not None and epochs_wo_improvement >= cfg.train.patience:
@@ -398,5 +427,12 @@ def fit(
             f"({history[-1]['val_noisy_psnr']:.2f} dB): the model has not learned to denoise; train longer or lower train.lr"
         )
 
+    if ctx.active:  # the replicas must agree bit for bit; rank 0 records what it checked
+        sums = distributed.replica_checksums(model, ctx)
+        if len(set(sums)) > 1:
+            raise DaekitError(f"distributed replicas diverged (weight checksums {sums}); please report this")
+        if ctx.is_main:
+            atomic_write_text(out / "distributed.json", json.dumps({"world_size": ctx.world, "replica_checksums": sums}) + "\n")
+        ctx.barrier()  # the best checkpoint is written before anyone reads it
     best_model = build_model(load_checkpoint(best_path)) if best_path.exists() else model
     return FitResult(model=best_model.to(device).eval(), config=cfg, history=history, run_dir=out, best=best)

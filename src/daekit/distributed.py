@@ -1,0 +1,148 @@
+"""Every distributed-training detail in one place: torch.distributed (DDP) launched by torchrun.
+
+``torchrun --nproc_per_node=N -m daekit train ...`` sets RANK / WORLD_SIZE / LOCAL_RANK; ``setup``
+reads them and joins the process group (gloo on CPU, NCCL on CUDA). Without torchrun WORLD_SIZE is
+absent and everything here is a no-op, so single-process training runs the same code.
+
+How results stay independent of the number of ranks: the training batch size in the config is the
+batch *per rank*, b; every rank draws the same global batch of b x N samples (same order, same
+corruption, both keyed by (seed, epoch, batch index)) and trains on its own slice of b; DDP averages
+the gradients, i.e. the gradient of the mean loss over the global batch. So 2 ranks x b equals 1 rank
+x 2b, and a checkpoint resumes on any number of ranks (the optimizer state is the same on all).
+Drawing the global batch costs each rank an index gather and the noise of b x N samples, small next
+to the model's forward and backward, which is what is divided.
+
+Rank 0 validates, logs and writes checkpoints; the others wait for its verdict (early stopping).
+A rank that dies breaks the others' next collective: they stop with one clear line (and torchrun
+stops the job); ``DAEKIT_DIST_TIMEOUT`` (seconds, default 300) bounds any wait on a silent peer.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .errors import DaekitError
+
+
+@dataclass(frozen=True)
+class Context:
+    """This process's place in the job (rank 0 of 1 without torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    def shard(self, n: int) -> slice:
+        """This rank's rows of a global batch of `n` (equal parts; a remainder goes to no one)."""
+        per = n // self.world
+        return slice(self.rank * per, (self.rank + 1) * per)
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        """Mean of a scalar tensor over ranks."""
+        if not self.active:
+            return value
+        v = value.detach().clone().float()
+        _guard(dist.all_reduce, v)
+        return v / self.world
+
+    def broadcast(self, obj: Any) -> Any:
+        """Rank 0's `obj` on every rank (picklable values made by daekit itself, never user files)."""
+        if not self.active:
+            return obj
+        box = [obj]
+        _guard(dist.broadcast_object_list, box, src=0)
+        return box[0]
+
+    def barrier(self) -> None:
+        if self.active:
+            _guard(dist.barrier)
+
+
+def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Runs a collective; a dead or silent peer becomes one DaekitError line instead of a trace or a hang."""
+    try:
+        return fn(*args, **kwargs)
+    except (RuntimeError, dist.DistError) as e:  # DistBackendError / timeouts subclass these
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DaekitError(
+            f"rank {dist.get_rank()}: lost contact with another rank of the job ({first}); "
+            "stopping. Resume from the last checkpoint with --resume (any number of ranks)"
+        ) from None
+
+
+def context() -> Context:
+    """The current process's context from torchrun's environment (no process group needed)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Context()
+    return Context(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def setup(device: torch.device) -> tuple[Context, torch.device]:
+    """Joins the process group if launched by torchrun; returns the context and this rank's device."""
+    ctx = context()
+    if not ctx.active:
+        return ctx, device
+    if device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        timeout = timedelta(seconds=float(os.environ.get("DAEKIT_DIST_TIMEOUT", "300")))
+        try:
+            dist.init_process_group(backend, timeout=timeout)
+        except (RuntimeError, ValueError) as e:
+            raise DaekitError(f"cannot join the distributed job ({str(e).splitlines()[0]})") from None
+    return ctx, device
+
+
+def wrap(model: nn.Module, ctx: Context, device: torch.device) -> nn.Module:
+    """DistributedDataParallel around `model` when there are several ranks (the model itself otherwise)."""
+    if not ctx.active:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def checksum(model: nn.Module) -> str:
+    """A short hash of the weights (bit-exact), to check that replicas agree."""
+    h = hashlib.sha256()
+    for k, v in unwrap(model).state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def replica_checksums(model: nn.Module, ctx: Context) -> list[str]:
+    """Every rank's weight checksum (on every rank); all equal unless the replicas diverged."""
+    mine = checksum(model)
+    if not ctx.active:
+        return [mine]
+    out: list[Any] = [None] * ctx.world
+    _guard(dist.all_gather_object, out, mine)
+    return out
+
+
+def teardown() -> None:
+    """Leaves the process group (end of a torchrun job)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,95 @@
+"""DDP with torchrun on CPU (gloo, 2 processes): identical replicas, rank-count independence, resume, a dying rank."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+pytestmark = pytest.mark.skipif(TORCHRUN is None or not torch.distributed.is_available(), reason="torchrun / torch.distributed not available")
+
+# 704 digits, 64 held out: 640 training images = 20 global batches of 32 (no partial batch)
+COMMON = ["--quiet", "--noise", "gaussian:50", "--set", "data.limit=704", "--set", "data.val_fraction=0.0909",
+          "--set", "model.args={channels: [8, 8]}", "--set", "train.lr=3e-3"]
+
+
+def _env():
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def _torchrun(nproc: int, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    cmd = [TORCHRUN, "--standalone", f"--nproc_per_node={nproc}", "-m", "daekit", "train", *COMMON, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
+
+
+def _single(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "daekit", "train", *COMMON, *args], capture_output=True, text=True, timeout=240, env=_env())
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in load_file(run / "checkpoints" / "last.safetensors").items() if k.startswith("model.")}
+
+
+def _assert_close(a: dict, b: dict, atol: float = 2e-5) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=atol, rtol=1e-4), k
+
+
+def test_two_ranks_match_one_rank_with_twice_the_batch_and_resume_on_one_rank(tmp_path):
+    two = _torchrun(2, "--epochs", "2", "--batch-size", "16", "--out", str(tmp_path / "two"))
+    assert two.returncode == 0, two.stderr[-2000:]
+    import json
+
+    info = json.loads((tmp_path / "two" / "distributed.json").read_text())
+    assert info["world_size"] == 2 and len(set(info["replica_checksums"])) == 1  # identical weights on every rank
+    one = _single("--epochs", "2", "--batch-size", "32", "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-2000:]
+    _assert_close(_weights(tmp_path / "two"), _weights(tmp_path / "one"))
+    assert two.stdout.count("best val PSNR") == 1  # rank 0 reports, once
+
+    # the 2-rank checkpoint continues on 1 rank (batch 32 = the same global batch) as the 1-rank run continues
+    for run in ("two", "one"):
+        res = _single("--resume", "--epochs", "3", "--batch-size", "32", "--out", str(tmp_path / run))
+        assert res.returncode == 0, res.stderr[-2000:]
+    _assert_close(_weights(tmp_path / "two"), _weights(tmp_path / "one"))
+    bad = _single("--resume", "--epochs", "4", "--batch-size", "16", "--out", str(tmp_path / "two"))
+    assert bad.returncode == 2 and "global batch of 32" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the rank processes")
+def test_a_dying_rank_ends_the_job_with_a_clear_message(tmp_path):
+    cmd = [TORCHRUN, "--standalone", "--nproc_per_node=2", "-m", "daekit", "train", *COMMON,
+           "--epochs", "500", "--batch-size", "16", "--out", str(tmp_path / "run")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "run" / "metrics.jsonl").exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        ranks = _children(proc.pid)
+        assert len(ranks) == 2, "rank processes not found"
+        os.kill(ranks[1], signal.SIGKILL)
+        t0 = time.time()
+        out, _ = proc.communicate(timeout=90)
+        assert time.time() - t0 < 90
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "SIGKILL" in out or "lost contact with another rank" in out, out[-3000:]
+    assert (tmp_path / "run" / "checkpoints" / "last.safetensors").exists()  # the last good checkpoint is intact
