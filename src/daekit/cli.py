@@ -174,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     _stack_parser(sub)
     rp = sub.add_parser("report", help="(re)write the report of a comparison", description="Regenerate RUN_DIR/report.html and RUN_DIR/report.md from RUN_DIR/results.json.")
     rp.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `daekit compare`")
+    ex = sub.add_parser("export", help="export a model to ONNX, parity-checked",
+                        description="Export a shipped model or a run to ONNX with dynamic height and width (fixed "
+                        "size for dense models). The graph takes a (B, C, H, W) float32 batch in [0, 1] and returns it denoised "
+                        "(photo-rgb's opponent color handling included). Before a file is moved into place its output "
+                        "is compared with PyTorch's on real photos (or --image): more than 1e-4 apart, nothing is written.")
+    ex.add_argument("model", metavar="MODEL", help="shipped model name, run folder or .safetensors checkpoint")
+    ex.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="ONNX file to write")
+    ex.add_argument("--image", metavar="FILE", help="image for the parity check (default: scikit-image sample photos)")
+    ex.add_argument("--overwrite", action="store_true", help="replace existing output files")
     sub.add_parser("models", help="list the shipped pretrained models", description="List the models shipped inside the package: what each was trained on, its noise range and measured PSNR. Use a name with `daekit denoise --model NAME`.")
     sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
     d = sub.add_parser("demo", help="the whole lesson in one command, on embedded data", description="Offline, on data installed with scikit-learn and scikit-image: train a compression AE and a DAE on the digits, compare them with classical denoisers (report written), then clean the 'camera' photograph with the shipped photo model.")
@@ -310,6 +319,31 @@ def cmd_list(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    import logging
+    import warnings
+
+    from .api import Denoiser
+    from .export import export_model
+    from .images import read_image
+
+    outs = [Path(a.output)]
+    if Path(a.output).suffix.lower() != ".onnx":
+        raise DaekitError(f"-o must name a .onnx file, got {a.output}")
+    for o in outs:
+        if o.exists() and not a.overwrite:
+            raise DaekitError(f"output {o} exists; pass --overwrite to replace it")
+    den = Denoiser.load(a.model, device="cpu")
+    image = read_image(a.image)[0] if a.image else None
+    logging.getLogger("torch").setLevel(logging.ERROR)  # the exporters' chatter (missing torchvision ops, ...)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = export_model(den, a.output, image)
+    print(f"wrote {rep['onnx']}  (max abs difference to PyTorch {rep['onnx_max_abs_diff']:.1e}, "
+          f"{'dynamic' if rep['dynamic_size'] else 'fixed'} height/width)")
+    return 0
+
+
 def cmd_models(_: argparse.Namespace) -> int:
     from .pretrained import list_pretrained
 
@@ -385,7 +419,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "stack": cmd_stack, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "models": cmd_models, "demo": cmd_demo}
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "stack": cmd_stack, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "models": cmd_models, "export": cmd_export, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -83,6 +83,7 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     amp: bool = True  # mixed precision (CUDA only; bf16 where supported, else fp16 with loss scaling)
     channels_last: bool = True  # NHWC memory layout for convolutions (CUDA only, where tensor cores want it)
+    compile: bool = False  # torch.compile the training model (pays a compile time once; best on GPUs)
     val_batch_size: int = Field(1024, ge=1)
 
 

@@ -259,7 +259,7 @@ def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, w
             f"cannot resume: the checkpoint was trained with a global batch of {b_saved * saved_world} "
             f"({b_saved} per rank x {saved_world} rank(s)); with {world} rank(s) {hint}"
         )
-    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("out",), ("data", "dir"), ("data", "download")}
+    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("train", "compile"), ("out",), ("data", "dir"), ("data", "download")}
 
     def walk(a: Any, b: Any, path: tuple[str, ...]) -> None:
         if path in free:
@@ -362,6 +362,8 @@ def fit(
     n_samples = len(data.train) if isinstance(data, ImageData) and not ctx.active else len(loader) * global_batch
     shard = ctx.shard(global_batch) if ctx.active else None
     train_model = distributed.wrap(model, ctx, device)
+    if cfg.train.compile:  # the compiled module shares `model`'s parameters; checkpoints save `model`
+        train_model = torch.compile(train_model)
     opt = build_optimizer(model, cfg)
     scheduler = build_scheduler(opt, cfg, len(loader))
     precision = Precision.for_device(device, cfg.train.amp)

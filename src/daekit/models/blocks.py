@@ -35,8 +35,9 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     """Pads H and W at the bottom/right (edge-replicated) to a multiple; returns the original size."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    # padded unconditionally (by 0 when already a multiple): a branch on the size would be frozen
+    # into an exported graph (ONNX, torch.export) at the example's size
+    x = F.pad(x, (0, pw, 0, ph), mode="replicate")
     return x, (h, w)
 
 
