@@ -357,6 +357,8 @@ def cmd_models(_: argparse.Namespace) -> int:
         scores = d.get("psnr") or {}
         if scores:
             print("  PSNR (dB):  " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
+        if d.get("measured"):
+            print(f"  measured:   {d['measured']}")
         print()
     return 0
 
