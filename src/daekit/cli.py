@@ -183,6 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="ONNX file to write")
     ex.add_argument("--image", metavar="FILE", help="image for the parity check (default: scikit-image sample photos)")
     ex.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    sv = sub.add_parser("serve", help="a local web page for cleaning photos",
+                        description="Start a local web server with one page: drop or pick an image, choose a model "
+                        "(the shipped photo models and any run folders given here) and a strength, follow the "
+                        "progress, compare before/after with a slider and zoom, and download the result at full "
+                        "resolution and bit depth. Uploads are size-limited and type-checked; files live in a "
+                        "temporary folder removed when the server stops. Needs the serve extra.")
+    sv.add_argument("runs", nargs="*", metavar="RUN_DIR", help="extra models to offer (run folders or checkpoints)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    sv.add_argument("--port", type=int, default=None, help="port (default: a free one, printed)")
+    sv.add_argument("--max-upload-mb", type=float, default=100.0, help="largest accepted upload in MB (default 100)")
+    sv.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    sv.add_argument("--tile", type=int, default=None, help="tile side (default: chosen from the free memory)")
     sub.add_parser("models", help="list the shipped pretrained models", description="List the models shipped inside the package: what each was trained on, its noise range and measured PSNR. Use a name with `daekit denoise --model NAME`.")
     sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
     d = sub.add_parser("demo", help="the whole lesson in one command, on embedded data", description="Offline, on data installed with scikit-learn and scikit-image: train a compression AE and a DAE on the digits, compare them with classical denoisers (report written), then clean the 'camera' photograph with the shipped photo model.")
@@ -344,6 +356,15 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(a: argparse.Namespace) -> int:
+    from .serve import serve
+
+    if a.max_upload_mb <= 0:
+        raise DaekitError(f"--max-upload-mb must be > 0, got {a.max_upload_mb:g}")
+    serve(a.runs, a.host, a.port, a.max_upload_mb, a.device, a.tile)
+    return 0
+
+
 def cmd_models(_: argparse.Namespace) -> int:
     from .pretrained import list_pretrained
 
@@ -421,7 +442,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "stack": cmd_stack, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "models": cmd_models, "export": cmd_export, "demo": cmd_demo}
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "stack": cmd_stack, "report": cmd_report, "denoise": cmd_denoise, "evaluate": cmd_evaluate, "list": cmd_list, "models": cmd_models, "export": cmd_export, "serve": cmd_serve, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

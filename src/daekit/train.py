@@ -74,7 +74,9 @@ class Precision:
     scaler: torch.amp.GradScaler | None
 
     @classmethod
-    def for_device(cls, device: torch.device, enabled: bool) -> "Precision":
+    def for_device(cls, device: torch.device, enabled: bool, cpu_bf16: bool = False) -> "Precision":
+        if device.type == "cpu" and cpu_bf16:  # weights and optimizer stay fp32; matmuls/convs in bf16
+            return cls(torch.bfloat16, None)
         if not enabled or device.type != "cuda":
             return cls(None, None)
         if torch.cuda.is_bf16_supported():
@@ -259,7 +261,7 @@ def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, w
             f"cannot resume: the checkpoint was trained with a global batch of {b_saved * saved_world} "
             f"({b_saved} per rank x {saved_world} rank(s)); with {world} rank(s) {hint}"
         )
-    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("train", "compile"), ("out",), ("data", "dir"), ("data", "download")}
+    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("train", "compile"), ("train", "cpu_bf16"), ("out",), ("data", "dir"), ("data", "download")}
 
     def walk(a: Any, b: Any, path: tuple[str, ...]) -> None:
         if path in free:
@@ -366,7 +368,7 @@ def fit(
         train_model = torch.compile(train_model)
     opt = build_optimizer(model, cfg)
     scheduler = build_scheduler(opt, cfg, len(loader))
-    precision = Precision.for_device(device, cfg.train.amp)
+    precision = Precision.for_device(device, cfg.train.amp, cfg.train.cpu_bf16)
     # stepped per batch unless constant (skipping a constant LambdaLR saves a call per step) or per-epoch
     constant = cfg.train.schedule == "none" and cfg.train.warmup_epochs == 0
     per_step = None if constant or cfg.train.schedule == "plateau" else scheduler

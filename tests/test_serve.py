@@ -1,0 +1,160 @@
+"""daekit serve: the HTTP API on a real server, and the page in a real headless browser (Debian chromium)."""
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+uvicorn = pytest.importorskip("uvicorn")
+from daekit.serve import App, build_app, free_port  # noqa: E402
+
+
+def _noisy_photo(path: Path, side: int = 160, sigma: float = 25) -> np.ndarray:
+    from skimage import data
+
+    clean = data.camera()[100 : 100 + side, 150 : 150 + side].astype(np.float32) / 255
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, sigma / 255, clean.shape), 0, 1)
+    cv2.imwrite(str(path), (noisy * 255 + 0.5).astype(np.uint8))
+    return clean
+
+
+def _psnr(a, b):
+    return 10 * np.log10(1 / np.mean((a.astype(np.float64) - b) ** 2))
+
+
+@pytest.fixture(scope="module")
+def server():
+    state = App([], max_upload_mb=0.5, device="cpu")
+    port = free_port("127.0.0.1")
+    srv = uvicorn.Server(uvicorn.Config(build_app(state), host="127.0.0.1", port=port, log_level="error"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", state
+    srv.should_exit = True
+    t.join(timeout=10)
+    state.close()
+
+
+def _post(url: str, filename: str, data: bytes, **fields: str) -> tuple[int, dict]:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    req = urllib.request.Request(url + "/api/jobs", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _wait(url: str, job: str) -> dict:
+    for _ in range(600):
+        with urllib.request.urlopen(f"{url}/api/jobs/{job}") as r:
+            d = json.loads(r.read())
+        if d["state"] in ("done", "error"):
+            return d
+        time.sleep(0.1)
+    raise AssertionError("job did not finish")
+
+
+def test_page_has_no_external_requests(server):
+    url, _ = server
+    page = urllib.request.urlopen(url + "/").read().decode()
+    assert "<script src" not in page and "http://" not in page and "https://" not in page
+    models = json.loads(urllib.request.urlopen(url + "/api/models").read())["models"]
+    assert "photo-gray" in models and "photo-rgb" in models
+
+
+def test_upload_denoise_download(server, tmp_path):
+    url, _ = server
+    clean = _noisy_photo(tmp_path / "n.png")
+    code, d = _post(url, "n.png", (tmp_path / "n.png").read_bytes(), model="photo-gray", strength="1")
+    assert code == 200, d
+    st = _wait(url, d["id"])
+    assert st["state"] == "done" and (st["width"], st["height"]) == (160, 160)
+    raw = urllib.request.urlopen(f"{url}/api/jobs/{d['id']}/result").read()
+    out = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    noisy = cv2.imread(str(tmp_path / "n.png"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == noisy.shape and out.dtype == np.uint8
+    assert _psnr(out / 255, clean) > _psnr(noisy / 255, clean) + 4
+
+
+def test_bad_uploads_get_messages(server, tmp_path):
+    url, state = server
+    code, d = _post(url, "notes.png", b"this is not an image at all")
+    assert code == 415 and "not an image" in d["error"]
+    code, d = _post(url, "big.png", b"\x89PNG\r\n\x1a\n" + bytes(700_000))
+    assert code == 413 and "too large" in d["error"]
+    ok, buf = cv2.imencode(".png", np.zeros((32, 32), np.uint8))
+    bomb = bytearray(buf.tobytes())
+    bomb[16:24] = (100_000).to_bytes(4, "big") * 2
+    code, d = _post(url, "bomb.png", bytes(bomb))
+    assert code == 200
+    st = _wait(url, d["id"])
+    assert st["state"] == "error" and "decompression bomb" in st["message"]
+    code, d = _post(url, "x.png", buf.tobytes(), model="no-such-model")
+    assert code == 400 and "unknown model" in d["error"]
+    assert all(p.is_relative_to(state.tmp) for p in state.tmp.rglob("*"))
+
+
+def test_temporary_folder_is_removed_on_close():
+    state = App([], device="cpu")
+    assert state.tmp.is_dir()
+    state.close()
+    assert not state.tmp.exists()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian chromium + chromium-driver not installed "
+                    "(make test installs them with apt-get where it can; see Makefile)")
+def test_in_a_real_browser(server, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    clean = _noisy_photo(tmp_path / "noisy.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(a)
+    opts.binary_location = CHROMIUM
+    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    try:
+        driver.get(url + "/")
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#model option")) >= 2)
+        driver.find_element(By.ID, "file").send_keys(str(tmp_path / "noisy.png"))
+        driver.find_element(By.ID, "go").click()
+        wait.until(lambda d: d.find_element(By.ID, "status").text.startswith("done"))
+        href = driver.find_element(By.ID, "download").get_attribute("href")
+        raw = urllib.request.urlopen(href).read()
+        out = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert out.shape == clean.shape
+        noisy = cv2.imread(str(tmp_path / "noisy.png"), cv2.IMREAD_UNCHANGED)
+        assert _psnr(out / 255, clean) > _psnr(noisy / 255, clean) + 4
+        assert driver.execute_script("return document.getElementById('after').naturalWidth") == 160
+
+        driver.find_element(By.ID, "file").send_keys(str(tmp_path / "notes.png"))
+        driver.find_element(By.ID, "go").click()
+        wait.until(lambda d: "not an image" in d.find_element(By.ID, "error").text)
+    finally:
+        driver.quit()
