@@ -118,3 +118,14 @@ def test_training_on_a_folder_with_a_noise_range(tmp_path):
     r2 = fit(cfg, progress=False, overwrite=True)
     assert len(r.history) == 2 and all(np.isfinite(h["val_psnr"]) for h in r.history)
     assert [h["train_loss"] for h in r.history] == [h["train_loss"] for h in r2.history]  # same seed, same run
+
+
+@pytest.mark.parametrize("cache_mb", [2048, 0])  # in memory, and read lazily
+def test_rank_shards_fill_only_their_rows_of_the_same_global_batch(tmp_path, cache_mb):
+    root = _write_folder(tmp_path / "imgs", n=8)
+    data = load_dataset("images", root, val_fraction=0.25, patch_size=16, patches_per_epoch=64, cache_mb=cache_mb)
+    full = data.loader(16, 0, torch.device("cpu"))
+    shards = [data.loader(16, 0, torch.device("cpu"), shard=slice(r * 8, (r + 1) * 8)) for r in range(2)]
+    for whole, *parts in zip(full, *shards):
+        assert torch.equal(parts[0][:8], whole[:8]) and torch.equal(parts[1][8:], whole[8:])
+        assert not parts[0][8:].any() and not parts[1][:8].any()  # other ranks' rows are never cut

@@ -5,12 +5,15 @@ reads them and joins the process group (gloo on CPU, NCCL on CUDA). Without torc
 absent and everything here is a no-op, so single-process training runs the same code.
 
 How results stay independent of the number of ranks: the training batch size in the config is the
-batch *per rank*, b; every rank draws the same global batch of b x N samples (same order, same
-corruption, both keyed by (seed, epoch, batch index)) and trains on its own slice of b; DDP averages
-the gradients, i.e. the gradient of the mean loss over the global batch. So 2 ranks x b equals 1 rank
-x 2b, and a checkpoint resumes on any number of ranks (the optimizer state is the same on all).
-Drawing the global batch costs each rank an index gather and the noise of b x N samples, small next
-to the model's forward and backward, which is what is divided.
+batch *per rank*, b. All ranks plan the same global batch of b x N samples (order keyed by (seed,
+epoch)); each gathers -- and for lazily read image folders decodes -- only its own b samples, placed
+at their rows of an otherwise empty global batch, and corrupts the whole batch with the generator
+keyed by (seed, epoch), so a sample's noise depends on its position in the global batch alone (exact
+for every noise model whose random draws do not depend on pixel values, i.e. all but Poisson). DDP
+averages the gradients: the gradient of the mean loss over the global batch. So 2 ranks x b equals
+1 rank x 2b, and a checkpoint resumes on any number of ranks (the optimizer state is the same on all).
+The redundant part per rank is drawing random numbers for b x N samples, small next to the model's
+forward and backward, which is what is divided.
 
 Rank 0 validates, logs and writes checkpoints; the others wait for its verdict (early stopping).
 A rank that dies breaks the others' next collective: they stop with one clear line (and torchrun

@@ -25,6 +25,7 @@ from . import distributed
 from .checkpoint import atomic_write_text, build_model, load_checkpoint, save_checkpoint
 from .config import Config, config_to_dict, write_config
 from .data import ImageData, InMemoryLoader, PatchData, load_dataset
+from .data.folder import place_shard
 from .errors import DaekitError
 from .metrics import psnr, ssim
 from .models import create_model
@@ -211,7 +212,8 @@ def evaluate(model: nn.Module, clean: Images, noisy: Images, batch_size: int = 1
 class _TensorBatches:
     """Training batches of an in-memory ImageData: slices of one tensor on the device, reshuffled per epoch."""
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, drop_last: bool = False) -> None:
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, drop_last: bool = False, shard: slice | None = None) -> None:
+        self.images, self.batch_size, self.shard = images, batch_size, shard
         self.loader = InMemoryLoader(images, batch_size, shuffle=True, drop_last=drop_last)
         self.seed, self.epoch = seed, 0
 
@@ -220,15 +222,26 @@ class _TensorBatches:
 
     def __iter__(self):
         # keyed by (seed, epoch): resuming needs no generator state
-        self.loader.generator = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, SHUFFLE))
-        return iter(self.loader)
+        g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, SHUFFLE))
+        if self.shard is None:
+            self.loader.generator = g
+            yield from self.loader
+            return
+        order = torch.randperm(len(self.images), generator=g)  # the same order on every rank
+        for i in range(len(self)):
+            rows = order[i * self.batch_size : (i + 1) * self.batch_size][self.shard]  # only this rank's samples
+            yield place_shard(self.images[rows], self.batch_size, self.shard)
 
 
-def training_batches(data: "ImageData | PatchData", batch_size: int, seed: int, device: torch.device, drop_last: bool = False):
-    """An iterable of clean training batches on `device` with ``len`` and a settable ``epoch``."""
+def training_batches(data: "ImageData | PatchData", batch_size: int, seed: int, device: torch.device,
+                     drop_last: bool = False, shard: slice | None = None):
+    """An iterable of clean training batches on `device` with ``len`` and a settable ``epoch``.
+
+    `shard` (distributed training): only those rows of each global batch are filled (see place_shard).
+    """
     if isinstance(data, PatchData):
-        return data.loader(batch_size, seed, device)
-    return _TensorBatches(data.train.to(device), batch_size, seed, drop_last)
+        return data.loader(batch_size, seed, device, shard)
+    return _TensorBatches(data.train.to(device), batch_size, seed, drop_last, shard)
 
 
 @dataclass
@@ -360,9 +373,9 @@ def fit(
     loss_fn = LOSSES[cfg.train.loss]
     # train.batch_size is per rank: every rank draws the same global batch and trains on its shard
     global_batch = cfg.train.batch_size * ctx.world
-    loader = training_batches(data, global_batch, cfg.seed, device, drop_last=ctx.active)
-    n_samples = len(data.train) if isinstance(data, ImageData) and not ctx.active else len(loader) * global_batch
     shard = ctx.shard(global_batch) if ctx.active else None
+    loader = training_batches(data, global_batch, cfg.seed, device, drop_last=ctx.active, shard=shard)
+    n_samples = len(data.train) if isinstance(data, ImageData) and not ctx.active else len(loader) * global_batch
     train_model = distributed.wrap(model, ctx, device)
     if cfg.train.compile:  # the compiled module shares `model`'s parameters; checkpoints save `model`
         train_model = torch.compile(train_model)

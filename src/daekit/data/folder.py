@@ -108,6 +108,26 @@ class BatchPlan:
     where: np.ndarray  # (B, 2) fractions in [0, 1): top/left offset = floor(f * (size - patch + 1))
     transform: np.ndarray  # (B,) 0..7: bit 0 flip rows, bit 1 flip columns, bit 2 transpose
 
+    def rows(self, sl: slice | None) -> "BatchPlan":
+        """The plan of rows `sl` only, reading only the images those rows need."""
+        if sl is None:
+            return self
+        used, slot = np.unique(self.slot[sl], return_inverse=True)
+        return BatchPlan(self.images[used], slot.reshape(-1), self.where[sl], self.transform[sl])
+
+
+def place_shard(part: torch.Tensor, total: int, shard: slice | None) -> torch.Tensor:
+    """A (total, ...) batch holding `part` at rows `shard` and zeros elsewhere (`part` itself without a shard).
+
+    Distributed training corrupts the whole global batch on every rank, so that each sample's noise
+    depends on its position in the global batch only; the rows of other ranks are never read.
+    """
+    if shard is None:
+        return part
+    out = part.new_zeros((total, *part.shape[1:]))
+    out[shard] = part
+    return out
+
 
 def plan_batch(seed: int, epoch: int, index: int, n_images: int, batch_size: int, patches_per_image: int) -> BatchPlan:
     """The patches of batch `index` of `epoch`: a pure function of its arguments."""
@@ -175,19 +195,20 @@ def pack(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 class _LazyBatches(torch.utils.data.Dataset):
     """Item b = batch b of the current epoch, decoded through this worker's own bounded cache."""
 
-    def __init__(self, folder: ImageFolder, seed: int, epoch: int, batches: int, batch_size: int, ppi: int, patch: int) -> None:
+    def __init__(self, folder: ImageFolder, seed: int, epoch: int, batches: int, batch_size: int, ppi: int, patch: int,
+                 shard: slice | None = None) -> None:
         self.folder, self.seed, self.epoch, self.batches = folder, seed, epoch, batches
-        self.batch_size, self.ppi, self.patch = batch_size, ppi, patch
+        self.batch_size, self.ppi, self.patch, self.shard = batch_size, ppi, patch, shard
 
     def __len__(self) -> int:
         return self.batches
 
     def __getitem__(self, b: int) -> torch.Tensor:
-        plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi)
-        uniq, inverse = np.unique(plan.images, return_inverse=True)
+        plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi).rows(self.shard)
+        uniq, inverse = np.unique(plan.images, return_inverse=True)  # this rank's rows' images, each decoded once
         flat, base, hs, ws, scale = pack([self.folder.get(int(i)) for i in uniq])
         local = BatchPlan(inverse.reshape(-1), plan.slot, plan.where, plan.transform)
-        return gather_patches(flat, base, hs, ws, local, self.patch, scale)
+        return place_shard(gather_patches(flat, base, hs, ws, local, self.patch, scale), self.batch_size, self.shard)
 
 
 @dataclass
@@ -219,15 +240,19 @@ class PatchData:
     def n_train(self) -> int:
         return self.patches_per_epoch
 
-    def loader(self, batch_size: int, seed: int, device: torch.device) -> "PatchLoader":
-        return PatchLoader(self, batch_size, seed, device)
+    def loader(self, batch_size: int, seed: int, device: torch.device, shard: slice | None = None) -> "PatchLoader":
+        return PatchLoader(self, batch_size, seed, device, shard)
 
 
 class PatchLoader:
-    """Iterates one epoch of training patches as (B, C, P, P) batches on `device` (set ``epoch`` first)."""
+    """Iterates one epoch of training patches as (B, C, P, P) batches on `device` (set ``epoch`` first).
 
-    def __init__(self, data: PatchData, batch_size: int, seed: int, device: torch.device) -> None:
-        self.data, self.batch_size, self.seed, self.device = data, int(batch_size), int(seed), device
+    With a `shard` (distributed training) only those rows are cut (and, lazily, only their images
+    read); the batch keeps its global size with zeros in the other ranks' rows.
+    """
+
+    def __init__(self, data: PatchData, batch_size: int, seed: int, device: torch.device, shard: slice | None = None) -> None:
+        self.data, self.batch_size, self.seed, self.device, self.shard = data, int(batch_size), int(seed), device, shard
         self.epoch = 0
         self._packed: tuple | None = None
         if data.in_memory:  # every training image decoded once, stored back to back on the device
@@ -242,10 +267,10 @@ class PatchLoader:
         if self._packed is not None:
             flat, base, hs, ws, scale = self._packed
             for b in range(len(self)):
-                plan = plan_batch(self.seed, self.epoch, b, len(d.folder), self.batch_size, d.patches_per_image)
-                yield gather_patches(flat, base, hs, ws, plan, d.patch_size, scale)
+                plan = plan_batch(self.seed, self.epoch, b, len(d.folder), self.batch_size, d.patches_per_image).rows(self.shard)
+                yield place_shard(gather_patches(flat, base, hs, ws, plan, d.patch_size, scale), self.batch_size, self.shard)
             return
-        ds = _LazyBatches(d.folder, self.seed, self.epoch, len(self), self.batch_size, d.patches_per_image, d.patch_size)
+        ds = _LazyBatches(d.folder, self.seed, self.epoch, len(self), self.batch_size, d.patches_per_image, d.patch_size, self.shard)
         pin = self.device.type == "cuda"
         dl = torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False, num_workers=d.workers, pin_memory=pin,
                                          persistent_workers=False, prefetch_factor=2 if d.workers else None)
