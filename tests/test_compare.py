@@ -111,3 +111,19 @@ def test_sweep_parsing():
     assert default_sweeps("none")[0].startswith("masking")
     with pytest.raises(DaekitError, match="use NAME:V1,V2"):
         parse_sweep("masking")
+
+
+def test_report_shows_a_stack_run_when_both_exist(comparison, capsys):
+    stack = comparison / "stack"
+    assert main(["stack", "--layers", "32", "--noise", "masking:0.2", "--pretrain-epochs", "1", "--finetune-epochs", "2",
+                 "--out", str(stack), "--quiet"]) == 0
+    assert main(["report", str(comparison)]) == 0
+    html = (comparison / "report.html").read_text()
+    assert "Stacked denoising autoencoder" in html and "test accuracy" in html
+    p = _Collector()
+    p.feed(html)
+    for src in p.images:
+        Image.open(BytesIO(base64.b64decode(src.split(",", 1)[1]))).load()
+    assert (comparison / "figures" / "stack_confusion_matrix.png").exists()
+    assert main(["report", str(comparison), "--stack", str(comparison / "nope")]) == 2
+    assert "no stack run in" in capsys.readouterr().err

@@ -172,8 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate_parser(sub)
     _compare_parser(sub)
     _stack_parser(sub)
-    rp = sub.add_parser("report", help="(re)write the report of a comparison", description="Regenerate RUN_DIR/report.html and RUN_DIR/report.md from RUN_DIR/results.json.")
+    rp = sub.add_parser("report", help="(re)write the report of a comparison", description="Regenerate RUN_DIR/report.html and RUN_DIR/report.md from RUN_DIR/results.json, with the stacked-DAE run of --stack (or RUN_DIR/stack) when there is one.")
     rp.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `daekit compare`")
+    rp.add_argument("--stack", metavar="STACK_DIR", default=None,
+                    help="a `daekit stack` run to include (default: RUN_DIR/stack when it exists)")
     ex = sub.add_parser("export", help="export a model to ONNX, parity-checked",
                         description="Export a shipped model or a run to ONNX with dynamic height and width (fixed "
                         "size for dense models). The graph takes a (B, C, H, W) float32 batch in [0, 1] and returns it denoised "
@@ -437,7 +439,7 @@ def cmd_stack(a: argparse.Namespace) -> int:
 def cmd_report(a: argparse.Namespace) -> int:
     from .report import build_report
 
-    html_path, md_path = build_report(a.run_dir)
+    html_path, md_path = build_report(a.run_dir, a.stack)
     print(f"wrote {html_path} and {md_path}")
     return 0
 

@@ -181,8 +181,29 @@ def _residual_rows(results: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def build_report(run_dir: str | Path) -> tuple[Path, Path]:
+def _stack_section(stack_dir: Path | None) -> tuple[list[str], list[tuple[str, str, bytes]]]:
+    """Text lines and figures of a `daekit stack` run for the lesson report (nothing if there is none)."""
+    if stack_dir is None or not (stack_dir / "metrics.json").exists():
+        return [], []
+    m = json.loads((stack_dir / "metrics.json").read_text())
+    lines = [f"Stacked denoising autoencoder ({stack_dir}): layers {m['layers']}, corruption {', '.join(m['noise'])}, "
+             f"trained on {m.get('data', '?')}; pretraining {m['pretrain_seconds']:.0f} s, total {m['seconds']:.0f} s."]
+    if "test_accuracy" in m:
+        lines.append(f"Fine-tuned as a classifier: test accuracy {100 * m['test_accuracy']:.2f}% (error {100 * m['test_error']:.2f}%).")
+    figs = []
+    names = [("pretraining_curves.png", "Stacked DAE: greedy layer-wise pretraining"),
+             ("filters_layer1.png", "Stacked DAE: first-layer units in input space"),
+             ("confusion_matrix.png", "Stacked DAE classifier: confusion matrix on the test set")]
+    for name, cap in names:
+        if (stack_dir / name).exists():
+            figs.append((f"stack_{name}", cap, (stack_dir / name).read_bytes()))
+    return lines, figs
+
+
+def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Writes run_dir/report.html (self-contained) and run_dir/report.md (+ figures/) from results.json.
+
+    A `daekit stack` run is shown too: `stack_dir`, else ``run_dir/stack`` when it exists.
 
     Raises:
         DaekitError: the folder holds no comparison results.
@@ -216,6 +237,9 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     if filt:
         figures.append(("filters.png", "First-layer filters: the DAE's look like stroke detectors, the AE's more like noise", filt))
 
+    if stack_dir is not None and not (Path(stack_dir) / "metrics.json").exists():
+        raise DaekitError(f"no stack run in {stack_dir}: metrics.json not found (run `daekit stack --out {stack_dir}` first)")
+    stack_lines, stack_figs = _stack_section(Path(stack_dir) if stack_dir else run_dir / "stack")
     header, rows = _table_rows(results)
     resid = _residual_rows(results)
     title = f"daekit comparison: {results['data']}, DAE trained on {results['train_noise']}"
@@ -237,6 +261,11 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     for name, cap, png in figures:
         atomic_write_bytes(fig_dir / name, png)
         md += ["", f"## {cap}", "", f"![{cap}](figures/{name})"]
+    if stack_lines:
+        md += ["", "## Stacked denoising autoencoder", ""] + stack_lines
+        for name, cap, png in stack_figs:
+            atomic_write_bytes(fig_dir / name, png)
+            md += ["", f"### {cap}", "", f"![{cap}](figures/{name})"]
     md += ["", f"Wall time: {results['seconds'].get('total', 0):.0f} s (training {results['seconds'].get('training', 0):.0f} s).", ""]
     md_path = run_dir / "report.md"
     atomic_write_text(md_path, "\n".join(md))
@@ -251,6 +280,10 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     body.append("</table>")
     for _, cap, png in figures:
         body.append(f"<h2>{html.escape(cap)}</h2><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
+    if stack_lines:
+        body.append("<h2>Stacked denoising autoencoder</h2>" + "".join(f"<p>{html.escape(t)}</p>" for t in stack_lines))
+        for _, cap, png in stack_figs:
+            body.append(f"<h3>{html.escape(cap)}</h3><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
     style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}"
     html_path = run_dir / "report.html"
     atomic_write_text(html_path, f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n")
