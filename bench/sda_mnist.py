@@ -77,6 +77,7 @@ def cleaning_before_classifying(name: str, data_dir: Path, data, net, pretrained
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--data", default="mnist,fashion-mnist", help="comma-separated data sets")
+    p.add_argument("--only-dae", action="store_true", help="train only (iii), the stacked DAEs (skips the ablation)")
     a = p.parse_args()
     device = "cuda" if a.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
     if a.quick:
@@ -90,7 +91,8 @@ def main() -> None:
     for name in a.data.split(","):
         data = load_dataset(name, Path(a.data_dir) / name, seed=0, limit=limit, val_fraction=0.0)
         rows = []
-        for label, p_epochs, n in (("(i) random init", 0, noise), ("(ii) stacked AEs", pre, ["none"] * 3), ("(iii) stacked DAEs", pre, noise)):
+        nets = (("(i) random init", 0, noise), ("(ii) stacked AEs", pre, ["none"] * 3), ("(iii) stacked DAEs", pre, noise))
+        for label, p_epochs, n in nets[2:] if a.only_dae else nets:
             s = StackSettings(layers=layers, noise=n, pretrain_epochs=p_epochs, finetune_epochs=fine, batch_size=64,
                               pretrain_lr=1e-3, finetune_lr=1e-3)
             err, sec, net, pretrained = run(data, s, device)
@@ -108,7 +110,7 @@ def main() -> None:
         for spec, as_is, cleaned, trained in rows:
             print(f"{name:<14}{spec:<20}{as_is:>8.2f}{cleaned:>9.2f}{trained:>9.2f}")
     if "mnist" in results:
-        _, err, sec = results["mnist"][2]
+        _, err, sec = results["mnist"][-1]
         result("sda_mnist_test_error_pct", err, "<=", PUBLISHED_ERROR, a.quick)
         result("sda_mnist_seconds", sec, "<=", 1200, a.quick)
 
