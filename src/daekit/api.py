@@ -90,31 +90,26 @@ class Denoiser:
             raise DaekitError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise DaekitError("input contains NaN or infinite values")
+        y = self._apply(x, batch_size)
+        return y.clamp(0, 1)
+
+    def _apply(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """The model on a (B, C, H, W) batch, unclamped, matching channels: a grayscale model cleans each
+        channel separately; a color model given gray sees it replicated and returns the mean."""
         b, c, h, w = x.shape
         m = self.in_channels
         if c == m:
-            y = denoise_batches(self.model, x, batch_size)
-        elif m == 1:
-            y = denoise_batches(self.model, x.reshape(b * c, 1, h, w), batch_size).reshape(b, c, h, w)
-        elif c == 1:
-            y = denoise_batches(self.model, x.expand(b, m, h, w), batch_size).mean(1, keepdim=True)
-        else:
-            raise DaekitError(f"model takes {m} channel(s); cannot denoise an image with {c}")
-        return y.clamp(0, 1)
+            return denoise_batches(self.model, x, batch_size)
+        if m == 1:
+            return denoise_batches(self.model, x.reshape(b * c, 1, h, w), batch_size).reshape(b, c, h, w)
+        if c == 1:
+            return denoise_batches(self.model, x.expand(b, m, h, w), batch_size).mean(1, keepdim=True)
+        raise DaekitError(f"model takes {m} channel(s); cannot denoise an image with {c}")
 
     def _run_crop(self, crop: np.ndarray) -> np.ndarray:
         """(h, w, C) float32 -> denoised (h, w, C) float32, unclamped (tiling blends raw outputs)."""
         t = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).unsqueeze(0)
-        c, m = t.shape[1], self.in_channels
-        if c == m:
-            y = denoise_batches(self.model, t, 1)
-        elif m == 1:
-            y = denoise_batches(self.model, t.transpose(0, 1), c).transpose(0, 1)
-        elif c == 1:
-            y = denoise_batches(self.model, t.expand(1, m, *t.shape[2:]), 1).mean(1, keepdim=True)
-        else:
-            raise DaekitError(f"model takes {m} channel(s); cannot denoise an image with {c}")
-        return y[0].permute(1, 2, 0).numpy()
+        return self._apply(t, t.shape[1])[0].permute(1, 2, 0).numpy()
 
     def denoise_image(self, image: np.ndarray, tile: int | None = None, progress: bool = False) -> np.ndarray:
         """Denoises one float32 (H, W, C) image in [0, 1], tiled when it is larger than one tile.
@@ -124,7 +119,9 @@ class Denoiser:
             tile: Tile side; None picks one from the free memory (``tiling.auto_tile_size``), 0 disables tiling.
             progress: Show a progress bar over tiles.
         """
-        return self._assemble(self.denoise_bands(image, tile, progress), image.shape)
+        from .tiling import assemble_bands
+
+        return assemble_bands(self.denoise_bands(image, tile, progress), image.shape)
 
     def denoise_bands(self, image: np.ndarray, tile: int | None = None, progress: bool = False):
         """Like ``denoise_image`` but yields (top row, rows) bands as they finish (for streaming writes)."""
@@ -144,13 +141,6 @@ class Denoiser:
             bands = tiled_bands(self._run_crop, x, tile, overlap=max(16, halo // 2), halo=halo, multiple=multiple, progress=progress)
         for y0, band in bands:
             yield y0, np.clip(from_opponent(band) if opponent else band, 0, 1)
-
-    @staticmethod
-    def _assemble(bands, shape: tuple[int, ...]) -> np.ndarray:
-        out = np.empty(shape, dtype=np.float32)
-        for y0, band in bands:
-            out[y0 : y0 + band.shape[0]] = band
-        return out
 
     def denoise(self, image: np.ndarray) -> np.ndarray:
         """Denoises one image (H, W) or (H, W, C), or a stack (N, H, W, C); uint8, uint16 or float in [0, 1].
@@ -181,14 +171,14 @@ class Denoiser:
 
         A large TIFF output without alpha is written band by band (``tiling.write_tiff_bands``).
         """
-        from .tiling import write_tiff_bands
+        from .tiling import assemble_bands, write_tiff_bands
 
         img, info = read_image(src)
         bands = self.denoise_bands(img, tile, progress)
         if Path(dst).suffix.lower() in (".tif", ".tiff") and info.alpha is None and img.shape[0] * img.shape[1] > STREAM_PIXELS:
             write_tiff_bands(dst, bands, img.shape, info.dtype)
             return
-        write_image(dst, self._assemble(bands, img.shape), info)
+        write_image(dst, assemble_bands(bands, img.shape), info)
 
     @staticmethod
     def corrupt(clean: torch.Tensor, noise: str, seed: int = 0) -> torch.Tensor:

@@ -61,13 +61,12 @@ class App:
         from .pretrained import list_pretrained
 
         self.choices = [p.name for p in list_pretrained() if p.name.startswith("photo")] + list(models)
-        for m in models:  # a bad run folder fails at start, not on the first upload
-            self._load(m, device)
+        # run folders load now (a bad one fails at start, not on the first upload); shipped models on first use
+        self._models: dict[str, Any] = {m: self._load(m, device) for m in models}
         self.max_bytes = int(max_upload_mb * 1024 * 1024)
         self.device, self.tile = device, tile
         self.tmp = Path(tempfile.mkdtemp(prefix="daekit-serve-"))
         self.jobs: dict[str, Job] = {}
-        self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def _load(self, name: str, device: str) -> Any:
@@ -122,18 +121,13 @@ class App:
             if strength < 1.0:
                 out = strength * out + (1.0 - strength) * img
             write_image(job.folder / f"result{job.suffix}", out, info)
-            write_image(job.folder / "preview_in.png", _preview(img))
-            write_image(job.folder / "preview_out.png", _preview(out))
+            write_image(job.folder / "preview_in.png", img)  # 8-bit PNGs for the browser; the result keeps its depth
+            write_image(job.folder / "preview_out.png", out)
             job.state, job.progress = "done", 1.0
         except DaekitError as e:
             job.state, job.message = "error", str(e)
         except Exception as e:  # never a stack trace on the page
             job.state, job.message = "error", f"could not process the image ({type(e).__name__})"
-
-
-def _preview(img: np.ndarray) -> np.ndarray:
-    """An 8-bit-ready copy for the browser (the result file keeps the full bit depth)."""
-    return np.clip(img, 0, 1).astype(np.float32)
 
 
 def build_app(state: App):

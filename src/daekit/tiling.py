@@ -131,8 +131,13 @@ def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int,
 def denoise_tiled(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int, multiple: int = 1,
                   progress: bool = False) -> np.ndarray:
     """The whole denoised image from ``tiled_bands`` (for outputs that fit in memory)."""
-    out = np.empty(image.shape, dtype=np.float32)
-    for y0, band in tiled_bands(run, image, tile, overlap, halo, multiple, progress):
+    return assemble_bands(tiled_bands(run, image, tile, overlap, halo, multiple, progress), image.shape)
+
+
+def assemble_bands(bands: Iterator[tuple[int, np.ndarray]], shape: tuple[int, ...]) -> np.ndarray:
+    """One float32 array of `shape` from (top row, rows) bands."""
+    out = np.empty(shape, dtype=np.float32)
+    for y0, band in bands:
         out[y0 : y0 + band.shape[0]] = band
     return out
 

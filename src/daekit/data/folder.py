@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import DaekitError
-from ..images import decode_image, find_images
+from ..images import decode_image, find_images, to_float
 
 VAL_CROP = 512
 PATCH_STREAM = 5  # generator stream of the patch plans (see train.derive_seed)
@@ -46,15 +46,6 @@ def conform(img: np.ndarray, channels: int) -> np.ndarray:
         y = img[..., :3].astype(np.float32) @ LUMA
         return np.clip(np.round(y), 0, np.iinfo(img.dtype).max if img.dtype.kind == "u" else 1).astype(img.dtype)[..., None]
     return np.repeat(img, channels, axis=2)
-
-
-def as_unit_float(img: np.ndarray) -> np.ndarray:
-    """Native-dtype image -> float32 in [0, 1]."""
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.0
-    if img.dtype == np.uint16:
-        return img.astype(np.float32) / 65535.0
-    return img.astype(np.float32)
 
 
 class ImageFolder:
@@ -182,7 +173,7 @@ def pack(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Te
         dtype, scale = np.float32, 1.0
     parts = []
     for im in images:
-        a = as_unit_float(im) if dtype == np.float32 else (im.astype(np.uint16) * 257 if im.dtype != dtype else im)
+        a = to_float(im) if dtype == np.float32 else (im.astype(np.uint16) * 257 if im.dtype != dtype else im)
         parts.append(a.reshape(-1, a.shape[2]))
     sizes = np.array([im.shape[:2] for im in images], dtype=np.int64)
     base = np.concatenate([[0], np.cumsum(sizes[:, 0] * sizes[:, 1])[:-1]])
@@ -291,7 +282,7 @@ def whole_images(folder: ImageFolder, indices: list[int], crop: int | None = VAL
         img = folder.get(i)
         if crop:
             img = _center_crop(img, crop)
-        out.append(torch.from_numpy(as_unit_float(img)).permute(2, 0, 1).unsqueeze(0).contiguous())
+        out.append(torch.from_numpy(to_float(img)).permute(2, 0, 1).unsqueeze(0).contiguous())
     return out
 
 
