@@ -12,14 +12,13 @@ Targets: MNIST test error of (iii) <= 1.3%; its pretraining + fine-tuning <= 20 
 Then "cleaning before classifying": the (iii) classifier on corrupted test images (masking 50%,
 Gaussian sigma 50 and 100, clipped) three ways -- as they are, after cleaning by a convolutional DAE
 (a 2-level U-Net trained on that corruption), and a classifier fine-tuned from the same pretrained
-stack on corrupted training images. Reported, no target.
+stack on corrupted training images (daekit.stack.cleaning_before_classifying, the same code as
+`daekit stack --cleaning`, whose report shows the table). Reported, no target.
 """
 from __future__ import annotations
 
 import copy
-import dataclasses
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,12 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, parser, result  # noqa: E402
 
-from daekit.api import Denoiser  # noqa: E402
-from daekit.config import resolve_config  # noqa: E402
 from daekit.data import load_dataset  # noqa: E402
-from daekit.noise import make_generator, parse_noise  # noqa: E402
-from daekit.stack import StackSettings, accuracy, finetune_classifier, pretrain  # noqa: E402
-from daekit.train import derive_seed, fit  # noqa: E402
+from daekit.stack import CLEANING_CORRUPTIONS, StackSettings, accuracy, cleaning_before_classifying, finetune_classifier, pretrain  # noqa: E402
 
 PUBLISHED_ERROR = 1.3  # %, Theano SdA tutorial
 
@@ -47,31 +42,15 @@ def run(data, s: StackSettings, device: str):
     return 100 * (1 - accuracy(net, data.test, data.test_labels)), time.perf_counter() - t0, net, pretrained
 
 
-CORRUPTIONS = ("masking:0.5", "gaussian:50+clip", "gaussian:100+clip")
-
-
-def cleaning_before_classifying(name: str, data_dir: Path, data, net, pretrained, s: StackSettings, device: str, quick: bool):
-    """Accuracy (%) on corrupted test images: as they are / cleaned by a conv DAE / classifier trained on corruption."""
-    rows = []
-    dae_data = load_dataset(name, data_dir / name, seed=0, limit=5000 if quick else None)  # with a validation split
-    for spec in CORRUPTIONS:
-        noise = parse_noise(spec)
-        noisy_test = noise(data.test, make_generator(derive_seed(0, 77)))
-        as_is = 100 * accuracy(net, noisy_test, data.test_labels)
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = resolve_config(options={"model": {"name": "unet", "args": {"levels": 2, "width": 16}}, "noise": spec,
-                                          "train": {"epochs": 1 if quick else 3, "batch_size": 64, "lr": 2e-3, "device": device},
-                                          "out": tmp})
-            dae = Denoiser.from_fit(fit(cfg, data=dae_data, progress=False))
-            cleaned = 100 * accuracy(net, dae.denoise_tensor(noisy_test), data.test_labels)
-        s_noisy = dataclasses.replace(s, finetune_epochs=max(1, s.finetune_epochs // 3))
-        noisy_train = noise(data.train, make_generator(derive_seed(0, 78)))
-        robust, _ = finetune_classifier(copy.deepcopy(pretrained), noisy_train, data.train_labels, 10, s_noisy)
-        trained = 100 * accuracy(robust, noisy_test, data.test_labels)
-        rows.append((spec, as_is, cleaned, trained))
-        print(f"{name:<14}{spec:<20} accuracy: as is {as_is:6.2f}%   cleaned by conv DAE {cleaned:6.2f}%   "
-              f"classifier trained on corruption {trained:6.2f}%", flush=True)
-    return rows
+def clean_then_classify(name: str, data_dir: Path, net, pretrained, s: StackSettings, device: str, quick: bool):
+    """Rows (corruption, as is, cleaned, trained) in %: daekit.stack.cleaning_before_classifying, as `daekit stack --cleaning`."""
+    # the DAEs need a validation split: the same data set loaded with one (the classifiers are tested on the same test set)
+    data = load_dataset(name, data_dir / name, seed=0, limit=5000 if quick else None)
+    rows, _ = cleaning_before_classifying(net, pretrained, data, s, CLEANING_CORRUPTIONS, 1 if quick else 3, device=device)
+    for r in rows:
+        print(f"{name:<14}{r['noise']:<20} accuracy: as is {100 * r['as_is']:6.2f}%   cleaned by conv DAE {100 * r['cleaned']:6.2f}%   "
+              f"classifier trained on corruption {100 * r['trained']:6.2f}%   (DAE PSNR {r['dae_psnr']:.2f} dB)", flush=True)
+    return [(r["noise"], 100 * r["as_is"], 100 * r["cleaned"], 100 * r["trained"]) for r in rows]
 
 
 def main() -> None:
@@ -99,7 +78,7 @@ def main() -> None:
             rows.append((label, err, sec))
             print(f"{name:<14}{label:<22} test error {err:5.2f}%   {sec:6.0f} s", flush=True)
         results[name] = rows
-        cleaning[name] = cleaning_before_classifying(name, Path(a.data_dir), data, net, pretrained, s, device, a.quick)
+        cleaning[name] = clean_then_classify(name, Path(a.data_dir), net, pretrained, s, device, a.quick)
     print(f"\n{'data':<14}{'network':<22}{'test error %':>13}{'seconds':>9}")
     for name, rows in results.items():
         for label, err, sec in rows:

@@ -116,10 +116,15 @@ def test_sweep_parsing():
 def test_report_shows_a_stack_run_when_both_exist(comparison, capsys):
     stack = comparison / "stack"
     assert main(["stack", "--layers", "32", "--noise", "masking:0.2", "--pretrain-epochs", "1", "--finetune-epochs", "2",
-                 "--out", str(stack), "--quiet"]) == 0
+                 "--cleaning", "masking:0.5", "--cleaning-epochs", "1", "--out", str(stack), "--quiet"]) == 0
     assert main(["report", str(comparison)]) == 0
     html = (comparison / "report.html").read_text()
     assert "Stacked denoising autoencoder" in html and "test accuracy" in html
+    assert "Cleaning before classifying" in html and "cleaned by conv DAE" in html
+    row = re.findall(r"<tr><td>masking:0\.5</td>(.*?)</tr>", html)[-1]  # the last table: cleaning before classifying
+    assert len(re.findall(r"\d+\.\d\d%", row)) == 3  # as is / cleaned / trained on corruption, all with values
+    assert "| masking:0.5 |" in (comparison / "report.md").read_text()
+    assert (comparison / "figures" / "stack_cleaning.png").exists()
     p = _Collector()
     p.feed(html)
     for src in p.images:

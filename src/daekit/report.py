@@ -181,10 +181,23 @@ def _residual_rows(results: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def _stack_section(stack_dir: Path | None) -> tuple[list[str], list[tuple[str, str, bytes]]]:
-    """Text lines and figures of a `daekit stack` run for the lesson report (nothing if there is none)."""
+CLEANING_HEADER = ["corruption", "as is", "cleaned by conv DAE", "classifier trained on corruption", "conv DAE PSNR (dB)"]
+
+
+def _cleaning_rows(m: dict[str, Any]) -> list[list[str]]:
+    """Rows of the "cleaning before classifying" table (accuracies in %, best of each row in bold)."""
+    rows = []
+    for r in m.get("cleaning", []):
+        acc = [r["as_is"], r["cleaned"], r["trained"]]
+        best = max(acc)
+        rows.append([r["noise"]] + [f"**{100 * a:.2f}%**" if a == best else f"{100 * a:.2f}%" for a in acc] + [f"{r['dae_psnr']:.2f}"])
+    return rows
+
+
+def _stack_section(stack_dir: Path | None) -> tuple[list[str], list[list[str]], list[tuple[str, str, bytes]]]:
+    """Text lines, cleaning-table rows and figures of a `daekit stack` run for the lesson report (nothing if there is none)."""
     if stack_dir is None or not (stack_dir / "metrics.json").exists():
-        return [], []
+        return [], [], []
     m = json.loads((stack_dir / "metrics.json").read_text())
     lines = [f"Stacked denoising autoencoder ({stack_dir}): layers {m['layers']}, corruption {', '.join(m['noise'])}, "
              f"trained on {m.get('data', '?')}; pretraining {m['pretrain_seconds']:.0f} s, total {m['seconds']:.0f} s."]
@@ -193,11 +206,17 @@ def _stack_section(stack_dir: Path | None) -> tuple[list[str], list[tuple[str, s
     figs = []
     names = [("pretraining_curves.png", "Stacked DAE: greedy layer-wise pretraining"),
              ("filters_layer1.png", "Stacked DAE: first-layer units in input space"),
-             ("confusion_matrix.png", "Stacked DAE classifier: confusion matrix on the test set")]
+             ("confusion_matrix.png", "Stacked DAE classifier: confusion matrix on the test set"),
+             ("cleaning.png", "Cleaning before classifying: corrupted test images and the conv DAE's output")]
     for name, cap in names:
         if (stack_dir / name).exists():
             figs.append((f"stack_{name}", cap, (stack_dir / name).read_bytes()))
-    return lines, figs
+    cleaning = _cleaning_rows(m)
+    if cleaning:
+        lines.append("Cleaning before classifying: the classifier's test accuracy on corrupted test images as they are, "
+                     "after cleaning by a convolutional DAE trained on that corruption, and for the same stack fine-tuned "
+                     "on corrupted training images instead.")
+    return lines, cleaning, figs
 
 
 def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tuple[Path, Path]:
@@ -239,7 +258,7 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
 
     if stack_dir is not None and not (Path(stack_dir) / "metrics.json").exists():
         raise DaekitError(f"no stack run in {stack_dir}: metrics.json not found (run `daekit stack --out {stack_dir}` first)")
-    stack_lines, stack_figs = _stack_section(Path(stack_dir) if stack_dir else run_dir / "stack")
+    stack_lines, stack_cleaning, stack_figs = _stack_section(Path(stack_dir) if stack_dir else run_dir / "stack")
     header, rows = _table_rows(results)
     resid = _residual_rows(results)
     title = f"daekit comparison: {results['data']}, DAE trained on {results['train_noise']}"
@@ -263,6 +282,9 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
         md += ["", f"## {cap}", "", f"![{cap}](figures/{name})"]
     if stack_lines:
         md += ["", "## Stacked denoising autoencoder", ""] + stack_lines
+        if stack_cleaning:
+            md += ["", "| " + " | ".join(CLEANING_HEADER) + " |", "|" + " --- |" * len(CLEANING_HEADER)]
+            md += ["| " + " | ".join(r) + " |" for r in stack_cleaning]
         for name, cap, png in stack_figs:
             atomic_write_bytes(fig_dir / name, png)
             md += ["", f"### {cap}", "", f"![{cap}](figures/{name})"]
@@ -282,6 +304,10 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
         body.append(f"<h2>{html.escape(cap)}</h2><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
     if stack_lines:
         body.append("<h2>Stacked denoising autoencoder</h2>" + "".join(f"<p>{html.escape(t)}</p>" for t in stack_lines))
+        if stack_cleaning:
+            body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in CLEANING_HEADER) + "</tr>")
+            body += ["<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in stack_cleaning]
+            body.append("</table>")
         for _, cap, png in stack_figs:
             body.append(f"<h3>{html.escape(cap)}</h3><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
     style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}"

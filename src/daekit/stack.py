@@ -8,6 +8,7 @@ denoises (its decoder starts as the transposed encoder weights).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,6 +237,76 @@ def layer_filters(encoder: StackedEncoder, k: int) -> torch.Tensor:
     return w
 
 
+CLEANING_CORRUPTIONS = ("masking:0.5", "gaussian:50+clip", "gaussian:100+clip")
+CLEAN, CLEAN_TRAIN = 8, 9  # generator streams: corrupted test images, corrupted training images
+
+
+def cleaning_before_classifying(
+    net: SdAClassifierNet,
+    pretrained: StackedEncoder,
+    data: Any,
+    s: StackSettings,
+    corruptions: list[str] | tuple[str, ...] = CLEANING_CORRUPTIONS,
+    dae_epochs: int = 3,
+    out: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
+    """The classifier `net` on corrupted test images, three ways, for each corruption.
+
+    (1) the corrupted images as they are; (2) after cleaning by a convolutional DAE (a 2-level
+    U-Net trained `dae_epochs` epochs by `fit` on that corruption of ``data.train``, validated on
+    ``data.val``); (3) a classifier fine-tuned from `pretrained` (the stack before supervised
+    fine-tuning; not modified) on corrupted training images for a third of ``s.finetune_epochs``.
+    The test corruption is fixed by ``s.seed``; the DAE runs go to ``out/<corruption>`` (a temporary
+    folder when `out` is None).
+
+    Returns:
+        One row per corruption ({"noise", "as_is", "cleaned", "trained"}: accuracies in [0, 1],
+        "dae_psnr": the DAE's test PSNR), and sample images for a figure (the first 10 test images:
+        "clean", then "<spec>" corrupted and "<spec> cleaned").
+    """
+    import tempfile
+
+    from .api import Denoiser
+    from .config import resolve_config
+    from .metrics import psnr
+    from .train import fit
+
+    if len(data.val) == 0:
+        raise DaekitError("cleaning before classifying needs a validation split for the DAE; use a validation fraction > 0")
+    rows: list[dict[str, Any]] = []
+    samples = {"clean": data.test[:10]}
+    for i, spec in enumerate(corruptions):
+        noise = parse_noise(spec)
+        noisy_test = noise(data.test, make_generator(derive_seed(s.seed, CLEAN, i)))
+        with tempfile.TemporaryDirectory() as tmp:
+            run_dir = Path(out) / spec.replace(":", "-").replace("+", "_") if out is not None else Path(tmp)
+            cfg = resolve_config(options={"data": {"name": data.name}, "model": {"name": "unet", "args": {"levels": 2, "width": 16}},
+                                          "noise": spec, "seed": s.seed, "out": str(run_dir),
+                                          "train": {"epochs": dae_epochs, "batch_size": 64, "lr": 2e-3, "device": str(device)}})
+            if log:
+                log(f"  {spec}: training a conv DAE (U-Net, {dae_epochs} epochs) to clean the test images")
+            dae = Denoiser.from_fit(fit(cfg, data=data, progress=False, overwrite=True))  # `out` belongs to this call
+            cleaned_test = dae.denoise_tensor(noisy_test)
+        if log:
+            log(f"  {spec}: fine-tuning a classifier on corrupted training images")
+        noisy_train = noise(data.train, make_generator(derive_seed(s.seed, CLEAN_TRAIN, i)))
+        s_noisy = dataclasses.replace(s, finetune_epochs=max(1, s.finetune_epochs // 3))
+        robust, _ = finetune_classifier(copy.deepcopy(pretrained), noisy_train, data.train_labels, net.head.out_features, s_noisy)
+        row = {"noise": spec, "as_is": accuracy(net, noisy_test, data.test_labels),
+               "cleaned": accuracy(net, cleaned_test, data.test_labels),
+               "trained": accuracy(robust, noisy_test, data.test_labels),
+               "dae_psnr": float(psnr(cleaned_test, data.test).mean())}
+        rows.append(row)
+        samples[spec] = noisy_test[:10]
+        samples[f"{spec} cleaned"] = cleaned_test[:10]
+        if log:
+            log(f"  {spec}: accuracy as is {100 * row['as_is']:.2f}%, cleaned by the conv DAE {100 * row['cleaned']:.2f}%, "
+                f"classifier trained on corruption {100 * row['trained']:.2f}%")
+    return rows, samples
+
+
 def run_stack(
     data: Any,
     s: StackSettings,
@@ -243,6 +314,8 @@ def run_stack(
     finetune: str = "classify",
     device: str = "cpu",
     log: Callable[[str], None] | None = print,
+    cleaning: list[str] | tuple[str, ...] = (),
+    cleaning_epochs: int = 3,
 ) -> dict[str, Any]:
     """The `daekit stack` run: pretrain, fine-tune, evaluate; writes figures, metrics and weights into `out`.
 
@@ -254,6 +327,9 @@ def run_stack(
             deep autoencoder trained on the top layer's noise), or "none".
         device: Where to train.
         log: Progress lines (None: quiet).
+        cleaning: Corruptions for "cleaning before classifying" (with "classify" only): see
+            `cleaning_before_classifying`; its DAE runs go to ``out/cleaning/``.
+        cleaning_epochs: Epochs of each of those DAEs.
     """
     import json
     import time
@@ -265,6 +341,10 @@ def run_stack(
 
     if finetune not in ("classify", "denoise", "none"):
         raise DaekitError(f"unknown fine-tuning {finetune!r}; use classify, denoise or none")
+    if cleaning and finetune != "classify":
+        raise DaekitError("cleaning before classifying needs a classifier: use it with fine-tuning 'classify'")
+    for spec in cleaning:
+        parse_noise(spec)
     out = Path(out)
     t0 = time.perf_counter()
     if log:
@@ -277,6 +357,7 @@ def run_stack(
     if finetune == "classify":
         n_classes = int(data.train_labels.max()) + 1
         val = (data.val, data.val_labels) if len(data.val) else None
+        pretrained = copy.deepcopy(encoder) if cleaning else None
         net, hist = finetune_classifier(encoder, data.train, data.train_labels, n_classes, s, val, log)
         pred = predict_proba(net, data.test).argmax(1)
         cm = confusion_matrix(pred, data.test_labels, n_classes)
@@ -285,6 +366,12 @@ def run_stack(
         tensors.update({f"head.{k}": v.detach().cpu().contiguous() for k, v in net.head.state_dict().items()})
         if log:
             log(f"test accuracy {metrics['test_accuracy']:.4f} (error {100 * metrics['test_error']:.2f}%)")
+        if cleaning:
+            if log:
+                log(f"cleaning before classifying: {', '.join(cleaning)}")
+            rows, samples = cleaning_before_classifying(net, pretrained, data, s, cleaning, cleaning_epochs, out / "cleaning", device, log)
+            metrics["cleaning"] = rows
+            save_grid(samples, out / "cleaning.png", title="cleaning before classifying: corrupted test images and the conv DAE's output")
     elif finetune == "denoise":
         net, hist = finetune_denoiser(encoder, data.train, s.noise[-1], s, log)
         noisy = parse_noise(s.noise[-1])(data.test[:10], make_generator(s.seed))
