@@ -70,19 +70,53 @@ def test_bad_input(xy):
     X, *_ = xy
     with pytest.raises(DaekitError, match="values must lie in"):
         DenoisingAutoencoder(epochs=1).fit(X * 255)
-    with pytest.raises(DaekitError, match="2-D array"):
+    with pytest.raises(DaekitError, match="Expected 2D array"):
         DenoisingAutoencoder(epochs=1).fit(X[0])
+    with pytest.raises(ValueError, match="NaN"):  # an InputError is a ValueError too, as scikit-learn expects
+        DenoisingAutoencoder(epochs=1).fit(np.where(X > 0.5, np.nan, X))
+    with pytest.raises(DaekitError, match="Unknown label type"):
+        SdAClassifier(pretrain_epochs=0, finetune_epochs=1).fit(X, np.linspace(0, 1, len(X)))
     dae = DenoisingAutoencoder(hidden=4, epochs=1).fit(X)
     with pytest.raises(DaekitError, match="fitted with 64"):
         dae.transform(X[:, :10])
 
 
-def test_check_estimator_subset():
-    """The applicable part of scikit-learn's estimator checks (see docs/guide.md for what is skipped and why)."""
-    from sklearn.utils.estimator_checks import check_get_params_invariance, check_no_attributes_set_in_init, check_parameters_default_constructible
+CHECK_ESTIMATORS = (
+    DenoisingAutoencoder(hidden=8, epochs=1),
+    StackedDenoisingAutoencoder(layers=(8, 4), epochs=1),
+    SdAClassifier(layers=(16,), pretrain_epochs=1, finetune_epochs=5, finetune_lr=0.03),  # passes the checks' accuracy bar
+)
+# Checks allowed not to pass, and why (docs/guide.md lists them too).
+PIPELINE_EXPECTED = {
+    # a Pipeline's `steps` hold the estimators it fits, which these two checks read as mutated parameters;
+    # scikit-learn's own pipelines fail them the same way
+    "check_estimators_overwrite_params": "Pipeline steps are fitted in place",
+    "check_dont_overwrite_parameters": "Pipeline steps are fitted in place",
+    # float32 mini-batch matmuls may differ in the last bits when the batch composition changes
+    "check_methods_sample_order_invariance": "float32 results depend on the batch composition in the last bits",
+    "check_methods_subset_invariance": "float32 results depend on the batch composition in the last bits",
+}
 
-    for est in (DenoisingAutoencoder(), StackedDenoisingAutoencoder(), SdAClassifier()):
-        name = type(est).__name__
-        check_no_attributes_set_in_init(name, est)
-        check_parameters_default_constructible(name, est)
-        check_get_params_invariance(name, est)
+
+@pytest.mark.parametrize("est", CHECK_ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_check_estimator(est):
+    """scikit-learn's check_estimator, all of it: the estimators alone refuse values outside [0, 1], so the
+    checks that feed such data fail on that refusal and on nothing else; behind MinMaxScaler(clip=True) (what
+    users do with raw pixel values) every check passes but the listed ones."""
+    import warnings
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = check_estimator(est, on_fail=None)
+        piped = check_estimator(make_pipeline(MinMaxScaler(clip=True), est), on_fail=None)
+    failed = [r for r in alone if r["status"] == "failed"]
+    assert len(alone) - len(failed) >= 20
+    odd = [(r["check_name"], str(r["exception"])[:200]) for r in failed if "must lie in [0, 1]" not in str(r["exception"])]
+    assert not odd, odd
+    failed = {r["check_name"] for r in piped if r["status"] == "failed"}
+    assert failed <= set(PIPELINE_EXPECTED), failed - set(PIPELINE_EXPECTED)
+    assert sum(r["status"] == "passed" for r in piped) >= 40

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file, save
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .checkpoint import atomic_write_bytes, atomic_write_text
@@ -24,21 +24,43 @@ from .noise import make_generator, parse_noise
 from .stack import SdAClassifierNet, StackedEncoder, StackSettings, finetune_classifier, predict_proba, pretrain
 
 
-def _check_X(X: Any, n_features: int | None = None) -> torch.Tensor:
-    a = np.asarray(X, dtype=np.float32)
-    if a.ndim != 2:
-        raise DaekitError(f"expected a 2-D array (n_samples, n_features), got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise DaekitError("input contains NaN or infinite values")
-    if a.size and (a.min() < 0 or a.max() > 1):
-        raise DaekitError("values must lie in [0, 1] (scale images first, e.g. X / 255)")
+class InputError(DaekitError, ValueError):
+    """Bad X or y for an estimator: a DaekitError (one clear line) and a ValueError, as scikit-learn expects."""
+
+
+def _check_X(X: Any, n_features: int | None = None, y: Any = None, supervised: bool = False) -> tuple[torch.Tensor, np.ndarray | None]:
+    """X as a float32 tensor (and y as 1-D labels if `supervised`), validated by scikit-learn, then values in [0, 1].
+
+    scikit-learn's TypeErrors (sparse or non-numeric input) pass through unchanged.
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_array, check_X_y
+
+    try:
+        # scikit-learn's own checks: 2-D, dense, real, finite, at least one sample and feature; y 1-D and finite
+        if supervised:
+            a, y = check_X_y(X, y, dtype=np.float32)
+            check_classification_targets(y)
+        else:
+            a = check_array(X, dtype=np.float32)
+    except ValueError as e:
+        raise InputError(" ".join(str(e).split())) from None
+    if a.min() < 0:
+        raise InputError("Negative values in data passed to X: values must lie in [0, 1] (scale images first, e.g. X / 255)")
+    if a.max() > 1:
+        raise InputError("values must lie in [0, 1] (scale images first, e.g. X / 255)")
     if n_features is not None and a.shape[1] != n_features:
-        raise DaekitError(f"X has {a.shape[1]} features, but the estimator was fitted with {n_features}")
-    return torch.from_numpy(np.ascontiguousarray(a))
+        raise InputError(f"X has {a.shape[1]} features, but the estimator was fitted with {n_features}")
+    return torch.from_numpy(np.ascontiguousarray(a)), y
 
 
 class _Persisted(BaseEstimator):
     """Pickle-free save/load shared by the estimators: hyperparameters as JSON, tensors as safetensors."""
+
+    def __sklearn_tags__(self) -> Any:  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True  # values in [0, 1]: negative ones are refused
+        return tags
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -84,7 +106,7 @@ def _noise_list(noise: Any) -> list[str]:
     return [noise] if isinstance(noise, str) else list(noise)
 
 
-class StackedDenoisingAutoencoder(_Persisted, TransformerMixin):
+class StackedDenoisingAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Persisted):
     """Greedy layer-wise pretrained stack of dense DAEs; ``transform`` gives the top layer's codes.
 
     Args:
@@ -108,7 +130,7 @@ class StackedDenoisingAutoencoder(_Persisted, TransformerMixin):
         self.device = device
 
     def fit(self, X: Any, y: Any = None) -> "StackedDenoisingAutoencoder":
-        x = _check_X(X)
+        x, _ = _check_X(X)
         s = StackSettings(layers=[int(h) for h in self.layers], noise=_noise_list(self.noise), pretrain_epochs=int(self.epochs),
                           batch_size=int(self.batch_size), pretrain_lr=float(self.lr), seed=int(self.random_state))
         encoder, self.history_, biases = pretrain(x, s, self.device)
@@ -117,10 +139,19 @@ class StackedDenoisingAutoencoder(_Persisted, TransformerMixin):
         self.n_features_in_ = x.shape[1]
         return self
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the codes are computed (and returned) in float32
+        return tags
+
+    @property
+    def _n_features_out(self) -> int:  # get_feature_names_out (and so set_output) name the top layer's units
+        return int(self.layers[-1])
+
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         with torch.no_grad():
-            return self.encoder_(_check_X(X, self.n_features_in_)).numpy()
+            return self.encoder_(_check_X(X, self.n_features_in_)[0]).numpy()
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         out = {f"encoder.{k}": v for k, v in self.encoder_.state_dict().items()}
@@ -172,13 +203,13 @@ class DenoisingAutoencoder(StackedDenoisingAutoencoder):
 
     def score(self, X: Any, y: Any = None) -> float:
         check_is_fitted(self)
-        x = _check_X(X, self.n_features_in_)
+        x, _ = _check_X(X, self.n_features_in_)
         noisy = parse_noise(self.noise)(x, make_generator(self.random_state)).clamp(0, 1)
         recon = torch.from_numpy(self.inverse_transform(self.transform(noisy.numpy())))
         return float(psnr(recon[:, None], x[:, None]).mean())
 
 
-class SdAClassifier(_Persisted, ClassifierMixin):
+class SdAClassifier(ClassifierMixin, _Persisted):
     """Stacked denoising autoencoder pretrained layer by layer, then fine-tuned with a softmax layer.
 
     Args:
@@ -207,10 +238,7 @@ class SdAClassifier(_Persisted, ClassifierMixin):
         self.device = device
 
     def fit(self, X: Any, y: Any) -> "SdAClassifier":
-        x = _check_X(X)
-        labels = np.asarray(y)
-        if labels.ndim != 1 or len(labels) != len(x):
-            raise DaekitError(f"y must be 1-D with one label per sample, got shape {labels.shape} for {len(x)} samples")
+        x, labels = _check_X(X, y=y, supervised=True)
         self.classes_, codes = np.unique(labels, return_inverse=True)
         s = StackSettings(layers=[int(h) for h in self.layers], noise=_noise_list(self.noise),
                           pretrain_epochs=int(self.pretrain_epochs), finetune_epochs=int(self.finetune_epochs),
@@ -224,10 +252,11 @@ class SdAClassifier(_Persisted, ClassifierMixin):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        return predict_proba(self.net_, _check_X(X, self.n_features_in_)).numpy()
+        return predict_proba(self.net_, _check_X(X, self.n_features_in_)[0]).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError before fit
+        return self.classes_[proba.argmax(1)]
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         return {**{f"encoder.{k}": v for k, v in self.net_.encoder.state_dict().items()},
