@@ -52,9 +52,10 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--model", default="conv", choices=sorted(RECIPES), help="architecture of the AE and the DAEs (default conv)")
     p.add_argument("--methods", help="classical methods, comma-separated (default: all installed)")
+    p.add_argument("--epochs", type=int, default=20, help="epochs of each AE/DAE (default 20; --quick: 1)")
     a = p.parse_args()
     device = "cuda" if a.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
-    epochs, limit, test_limit = (1, 5000, 300) if a.quick else (10, None, 2000)
+    epochs, limit, test_limit = (1, 5000, 300) if a.quick else (a.epochs, None, 2000)
     methods = a.methods.split(",") if a.methods else DEFAULT_METHODS + [m for m in ("bm3d",) if m in available_methods()]
     print(f"machine: {machine(device)}")
     print(f"{a.model} models, {epochs} epochs each, {test_limit} test images, classical methods: {', '.join(methods)}\n")
