@@ -108,7 +108,7 @@ def _stack_parser(sub: Any) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1, metavar="F", help="held out for validation accuracy (default 0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
-    p.add_argument("--cleaning", nargs="?", const="masking:0.5,gaussian:50+clip,gaussian:100+clip", default="", metavar="SPEC,SPEC",
+    p.add_argument("--cleaning", nargs="?", const="default", default="", metavar="SPEC,SPEC",
                    help="with --finetune classify: 'cleaning before classifying' - the classifier's test accuracy on "
                    "images with each corruption as they are, after cleaning by a conv DAE (a U-Net trained on that "
                    "corruption, kept in RUN_DIR/cleaning/) and for a classifier fine-tuned on corrupted images; "
@@ -421,7 +421,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 def cmd_stack(a: argparse.Namespace) -> int:
     from .compare import parse_sweep
     from .data import load_dataset
-    from .stack import StackSettings, run_stack
+    from .stack import CLEANING_CORRUPTIONS, StackSettings, run_stack
     from .train import select_device
 
     try:
@@ -435,7 +435,7 @@ def cmd_stack(a: argparse.Namespace) -> int:
     if (out / "metrics.json").exists() and not a.overwrite:
         raise DaekitError(f"{out} already holds a stack run; pass --overwrite to replace it")
     data = load_dataset(a.data, a.data_dir, val_fraction=a.val_fraction, seed=a.seed)
-    cleaning = [c.strip() for c in a.cleaning.split(",") if c.strip()]
+    cleaning = CLEANING_CORRUPTIONS if a.cleaning == "default" else [c.strip() for c in a.cleaning.split(",") if c.strip()]
     metrics = run_stack(data, s, out, a.finetune, select_device(a.device), None if a.quiet else print, cleaning, a.cleaning_epochs)
     if "test_accuracy" in metrics:
         print(f"test accuracy {metrics['test_accuracy']:.4f} (error {100 * metrics['test_error']:.2f}%)")

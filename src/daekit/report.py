@@ -181,6 +181,23 @@ def _residual_rows(results: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Markdown table lines."""
+    return ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    """An HTML table; a cell written **like this** (Markdown bold, the best of a row) is shown bold."""
+    import html
+
+    def cell(t: str) -> str:
+        return f"<b>{html.escape(t[2:-2])}</b>" if t.startswith("**") else html.escape(t)
+
+    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+    return "<table>" + head + "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>"
+
+
+RESIDUAL_HEADER = ["noise", "method", "residual vs image", "noise vs image", "verdict"]
 CLEANING_HEADER = ["corruption", "as is", "cleaned by conv DAE", "classifier trained on corruption", "conv DAE PSNR (dB)"]
 
 
@@ -268,23 +285,20 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
              f"{results['val_images']} validation images (best of a small grid by PSNR). Cells: PSNR (dB) / SSIM; best in bold.")
     # Markdown, figures as files beside it
     fig_dir = run_dir / "figures"
-    md = [f"# {title}", "", intro, "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    md += ["| " + " | ".join(r) + " |" for r in rows]
+    md = [f"# {title}", "", intro, ""] + _md_table(header, rows)
     md += ["", "Parameters chosen for the classical methods:", ""]
     for r in results["levels"]:
         md.append(f"- {r['noise']}: " + "; ".join(r["methods"][m]["params"] for m in results["methods"]))
     md += ["", "## Residual check", "", "Correlation of the residual (corrupted − denoised) with the clean image, beside the same for the true noise. "
-           "'removed signal' when the residual is more than 0.1 more correlated with the image than the noise is.", "",
-           "| noise | method | residual vs image | noise vs image | verdict |", "| --- | --- | --- | --- | --- |"]
-    md += ["| " + " | ".join(r) + " |" for r in resid]
+           "'removed signal' when the residual is more than 0.1 more correlated with the image than the noise is.", ""]
+    md += _md_table(RESIDUAL_HEADER, resid)
     for name, cap, png in figures:
         atomic_write_bytes(fig_dir / name, png)
         md += ["", f"## {cap}", "", f"![{cap}](figures/{name})"]
     if stack_lines:
         md += ["", "## Stacked denoising autoencoder", ""] + stack_lines
         if stack_cleaning:
-            md += ["", "| " + " | ".join(CLEANING_HEADER) + " |", "|" + " --- |" * len(CLEANING_HEADER)]
-            md += ["| " + " | ".join(r) + " |" for r in stack_cleaning]
+            md += [""] + _md_table(CLEANING_HEADER, stack_cleaning)
         for name, cap, png in stack_figs:
             atomic_write_bytes(fig_dir / name, png)
             md += ["", f"### {cap}", "", f"![{cap}](figures/{name})"]
@@ -292,22 +306,14 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
     md_path = run_dir / "report.md"
     atomic_write_text(md_path, "\n".join(md))
 
-    def cell(t: str) -> str:
-        return f"<b>{html.escape(t[2:-2])}</b>" if t.startswith("**") else html.escape(t)
-
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>", "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
-    body += ["<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows]
-    body += ["</table>", "<h2>Residual check</h2>", "<table><tr><th>noise</th><th>method</th><th>residual vs image</th><th>noise vs image</th><th>verdict</th></tr>"]
-    body += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in resid]
-    body.append("</table>")
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>", _html_table(header, rows),
+            "<h2>Residual check</h2>", _html_table(RESIDUAL_HEADER, resid)]
     for _, cap, png in figures:
         body.append(f"<h2>{html.escape(cap)}</h2><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
     if stack_lines:
         body.append("<h2>Stacked denoising autoencoder</h2>" + "".join(f"<p>{html.escape(t)}</p>" for t in stack_lines))
         if stack_cleaning:
-            body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in CLEANING_HEADER) + "</tr>")
-            body += ["<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in stack_cleaning]
-            body.append("</table>")
+            body.append(_html_table(CLEANING_HEADER, stack_cleaning))
         for _, cap, png in stack_figs:
             body.append(f"<h3>{html.escape(cap)}</h3><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
     style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}"

@@ -266,6 +266,7 @@ def cleaning_before_classifying(
         "dae_psnr": the DAE's test PSNR), and sample images for a figure (the first 10 test images:
         "clean", then "<spec>" corrupted and "<spec> cleaned").
     """
+    import contextlib
     import tempfile
 
     from .api import Denoiser
@@ -280,10 +281,10 @@ def cleaning_before_classifying(
     for i, spec in enumerate(corruptions):
         noise = parse_noise(spec)
         noisy_test = noise(data.test, make_generator(derive_seed(s.seed, CLEAN, i)))
-        with tempfile.TemporaryDirectory() as tmp:
-            run_dir = Path(out) / spec.replace(":", "-").replace("+", "_") if out is not None else Path(tmp)
+        keep = Path(out) / spec.replace(":", "-").replace("+", "_") if out is not None else None
+        with contextlib.nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory() as run_dir:
             cfg = resolve_config(options={"data": {"name": data.name}, "model": {"name": "unet", "args": {"levels": 2, "width": 16}},
-                                          "noise": spec, "seed": s.seed, "out": str(run_dir),
+                                          "noise": spec, "seed": s.seed, "out": run_dir,
                                           "train": {"epochs": dae_epochs, "batch_size": 64, "lr": 2e-3, "device": str(device)}})
             if log:
                 log(f"  {spec}: training a conv DAE (U-Net, {dae_epochs} epochs) to clean the test images")
