@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, parser, result  # noqa: E402
 
 from daekit.api import Denoiser  # noqa: E402
-from daekit.config import Config  # noqa: E402
 from daekit.data import InMemoryLoader  # noqa: E402
 from daekit.models import create_model  # noqa: E402
 from daekit.noise import make_generator, parse_noise  # noqa: E402

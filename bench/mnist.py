@@ -7,7 +7,7 @@ timing probe (reported, not counted), and its own wall time is printed beside (a
 
     python bench/mnist.py [--quick] [--data-dir ../shared/data] [--device cpu|cuda]
 
-Target: PSNR(b) >= PSNR(a) + 1.5 dB on gaussian:102+clip.
+Target: PSNR(b) >= PSNR(a) + 1.5 dB on gaussian:102+clip, with (b)'s wall time <= 1.05 x (a)'s.
 """
 from __future__ import annotations
 
@@ -29,12 +29,14 @@ from daekit.train import fit  # noqa: E402
 # (a) the keras.io example: Adam 1e-3, binary cross-entropy, batch 128, constant learning rate
 KERAS = {"model": {"name": "conv"}, "train": {"batch_size": 128, "lr": 1e-3, "loss": "bce", "schedule": "none"}}
 # (b) daekit's best configuration found for this budget (docs/benchmarks.md lists what was tried): a
-# small U-Net (skip connections keep stroke detail that the keras net's 7x7 bottleneck loses), MSE
-# (what PSNR measures), cosine decay, batch 32 (more updates per second of CPU time). A 3-level
-# U-Net of width 12 is better per epoch but gets only 3 epochs in the budget on this CPU (+1.13 dB).
-# (train.cpu_bf16, bf16 autocast on the CPU, was tried: 1.76x in a bare loop, but inside fit the epochs
-# were no faster -- 8 planned epochs took 378 s against (a)'s 317 s for +1.39 dB; see docs/benchmarks.md.)
-BEST = {"model": {"name": "unet", "args": {"levels": 2, "width": 16}}, "train": {"batch_size": 32, "lr": 2e-3, "loss": "mse", "schedule": "cosine"}}
+# small U-Net (skip connections keep stroke detail that the keras net's 7x7 bottleneck loses) that
+# predicts the clean digit directly (at this noise level that beats predicting the noise: +0.20 dB),
+# MSE (what PSNR measures), cosine decay, batch 32 (more updates per second of CPU time), and bf16
+# autocast on the CPU (train.cpu_bf16: ~1.6x the fp32 samples/s here; ignored on CUDA, where
+# train.amp already applies). Both (a) and (b) use daekit's default channels-last layout.
+BEST = {"model": {"name": "unet", "args": {"levels": 2, "width": 16, "residual": False}},
+        "train": {"batch_size": 32, "lr": 2e-3, "loss": "mse", "schedule": "cosine", "cpu_bf16": True}}
+BEST_LABEL = "(b) unet L2 w16 direct, MSE, b32, bf16"
 
 
 def run(recipe: dict, noise: str, epochs: int, data, device: str, out: Path) -> tuple[Denoiser, float]:
@@ -70,7 +72,7 @@ def main() -> None:
     keras_epochs = 2 if a.quick else 10
     print(f"machine: {machine(device)}")
     print(f"MNIST: {len(data.train)} train / {len(data.val)} val / {len(test)} test images; (a) {keras_epochs} epochs\n")
-    rows, gains = [], {}
+    rows, gains, ratios = [], {}, {}
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for noise in ("gaussian:102+clip", "masking:0.5"):
@@ -80,16 +82,18 @@ def main() -> None:
             ra, rb = keras.evaluate(test, noise, seed=0), best.evaluate(test, noise, seed=0)
             rows.append((noise, "corrupted input", "", "", ra["noisy_psnr"], ra["noisy_ssim"]))
             rows.append((noise, "(a) keras.io conv, BCE", keras_epochs, t_a, ra["psnr"], ra["ssim"]))
-            rows.append((noise, "(b) daekit unet L2 w16, MSE, b32", epochs_b, t_b, rb["psnr"], rb["ssim"]))
-            gains[noise] = rb["psnr"] - ra["psnr"]
+            rows.append((noise, BEST_LABEL, epochs_b, t_b, rb["psnr"], rb["ssim"]))
+            gains[noise], ratios[noise] = rb["psnr"] - ra["psnr"], t_b / t_a
             print(f"{noise}: (a) {ra['psnr']:.2f} dB in {t_a:.0f} s, (b) {rb['psnr']:.2f} dB in {t_b:.0f} s "
                   f"({epochs_b} epochs, planned by a {t_probe:.0f} s probe)", flush=True)
-    print(f"\n{'noise':<20}{'method':<34}{'epochs':>7}{'wall s':>8}{'PSNR dB':>9}{'SSIM':>7}")
+    print(f"\n{'noise':<20}{'method':<40}{'epochs':>7}{'wall s':>8}{'PSNR dB':>9}{'SSIM':>7}")
     for noise, name, ep, t, p, s in rows:
-        print(f"{noise:<20}{name:<34}{ep!s:>7}{(f'{t:.0f}' if t != '' else ''):>8}{p:>9.2f}{s:>7.3f}")
+        print(f"{noise:<20}{name:<40}{ep!s:>7}{(f'{t:.0f}' if t != '' else ''):>8}{p:>9.2f}{s:>7.3f}")
     print(f"\nwall time of the whole benchmark: {time.perf_counter() - t_all:.0f} s")
     print(f"masking:0.5 gain of (b) over (a): {gains['masking:0.5']:+.2f} dB (reported, no target)")
     result("mnist_best_minus_keras_db", gains["gaussian:102+clip"], ">=", 1.5, a.quick)
+    # "the same wall-clock budget": (b)'s training may not overrun (a)'s by more than timing noise
+    result("mnist_best_wall_over_keras_wall", max(ratios.values()), "<=", 1.05, a.quick)
 
 
 if __name__ == "__main__":

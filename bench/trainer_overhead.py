@@ -59,7 +59,8 @@ def daekit_fit(data, epochs: int, batch: int, device: str, out: Path) -> tuple[f
     """daekit's fit: (training samples/s from its own per-epoch timing, whole-run samples/s incl. validation)."""
     cfg = resolve_config(options={
         "model": {"name": "conv"}, "noise": "gaussian:50", "out": str(out),
-        "train": {"epochs": epochs, "batch_size": batch, "lr": 1e-3, "loss": "mse", "schedule": "none", "device": device, "amp": False},
+        "train": {"epochs": epochs, "batch_size": batch, "lr": 1e-3, "loss": "mse", "schedule": "none", "device": device, "amp": False,
+                  "channels_last": False},  # the hand-written loop keeps PyTorch's default layout too
     })
     t0 = time.perf_counter()
     r = fit(cfg, data=data, overwrite=True, progress=False)

@@ -31,6 +31,19 @@ def test_convolutional_models_take_any_size(name, channels, size):
     assert y.shape == x.shape and torch.isfinite(y).all()
 
 
+@pytest.mark.parametrize("name", ["unet", "residual"])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [(13, 11), (29, 31)])
+def test_unshuffled_models_take_any_size(name, channels, size):
+    torch.manual_seed(0)
+    m = create_model(name, in_channels=channels, unshuffle=2)
+    assert m.tile_multiple == (2 * 2**m.levels if name == "unet" else 2)
+    x = torch.rand(2, channels, *size)
+    y = m(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert torch.allclose(m(x[1:]), y[1:], atol=1e-5)  # no mixing between images of a batch
+
+
 def test_keras_example_is_the_conv_default():
     # keras.io "Convolutional autoencoder for image denoising": 28,353 parameters
     assert count_parameters(create_model("conv", in_channels=1)) == 28_353

@@ -36,6 +36,12 @@ def test_compression_ae_is_the_same_path(tmp_path):
     r = fit(cfg, progress=False)
     assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
     assert r.history[0]["val_noisy_psnr"] == float("inf") or r.history[0]["val_noisy_psnr"] > 100
+    # the files other tools read are strict JSON: the infinite PSNR of an input without noise is null
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c} written"))
+    rows = [strict(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["val_noisy_psnr"] is None or rows[0]["val_noisy_psnr"] > 100
+    strict((tmp_path / "r" / "checkpoints" / "best.json").read_text())
 
 
 @pytest.mark.parametrize("extra", [[], ["train.loss=l1", "train.optimizer=adamw", "train.schedule=step", "train.warmup_epochs=1"]])

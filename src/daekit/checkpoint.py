@@ -9,6 +9,7 @@ any moment leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -49,6 +50,22 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Text version of ``atomic_write_bytes``."""
     atomic_write_bytes(path, text.encode())
+
+
+def _finite_or_none(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON for files people and other tools read: NaN and +-inf (e.g. the PSNR of an input
+    that has no noise) become null, since ``Infinity`` is not JSON outside Python."""
+    return json.dumps(_finite_or_none(obj), indent=indent, allow_nan=False)
 
 
 # -- training state <-> (JSON skeleton, tensors) ----------------------------------------------------
@@ -122,11 +139,11 @@ def save_checkpoint(
         "daekit_version": __version__,
         "model_spec": json.dumps(model.spec),
         "config": json.dumps(config),
-        "info": json.dumps(info or {}),
+        "info": json_text(info or {}),
         "train_state": json.dumps(skeleton),
     }
     sidecar = {"model": model.spec, "config": config, "info": info or {}, "weights": path.name}
-    atomic_write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+    atomic_write_text(path.with_suffix(".json"), json_text(sidecar, indent=2) + "\n")
     atomic_write_bytes(path, st_save(tensors, metadata=meta))
     return path
 

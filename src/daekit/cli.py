@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -307,11 +306,12 @@ def _relative(f: Path, inputs: Sequence[str]) -> Path:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .api import Denoiser, evaluate_on
+    from .checkpoint import json_text
 
     den = Denoiser.load(a.model, device=a.device)
     res = evaluate_on(den, a.data, a.data_dir, a.noise, a.split, a.seed, a.limit)
     if a.json:
-        print(json.dumps(res))
+        print(json_text(res))
     else:
         print(f"{res['data']} {res['split']} ({res['images']} images), noise {res['noise']}")
         print(f"{'':<10}{'PSNR (dB)':>10}{'SSIM':>8}")

@@ -4,7 +4,6 @@ on clean inputs and over sweeps of noise levels. Writes results.json and samples
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -14,7 +13,7 @@ from safetensors.torch import save as st_save
 
 from .api import Denoiser
 from .baselines import BASELINES, tune
-from .checkpoint import atomic_write_bytes, atomic_write_text
+from .checkpoint import atomic_write_bytes, atomic_write_text, json_text
 from .config import Config, config_to_dict
 from .data import ImageData, load_dataset
 from .errors import DaekitError
@@ -172,7 +171,7 @@ def save_comparison(out: Path, results: dict[str, Any], samples: dict[str, torch
     """Writes out/results.json and out/samples.safetensors (atomically)."""
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "samples.safetensors", st_save({k: v.contiguous().float() for k, v in samples.items()}))
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(out / "results.json", json_text(results, indent=2) + "\n")
 
 
 def compare(

@@ -332,12 +332,11 @@ def run_stack(
             `cleaning_before_classifying`; its DAE runs go to ``out/cleaning/``.
         cleaning_epochs: Epochs of each of those DAEs.
     """
-    import json
     import time
 
     from safetensors.torch import save as st_save
 
-    from .checkpoint import atomic_write_bytes, atomic_write_text
+    from .checkpoint import atomic_write_bytes, atomic_write_text, json_text
     from .report import save_grid, stack_figures
 
     if finetune not in ("classify", "denoise", "none"):
@@ -385,5 +384,5 @@ def run_stack(
     for name, png in stack_figures(metrics, [layer_filters(encoder, k).cpu() for k in range(len(s.layers))], image_size).items():
         atomic_write_bytes(out / name, png)
     atomic_write_bytes(out / "stack.safetensors", st_save(tensors))
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(out / "metrics.json", json_text(metrics, indent=2) + "\n")
     return metrics

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import shutil
 import time
@@ -22,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
-from .checkpoint import atomic_write_text, build_model, load_checkpoint, save_checkpoint
+from .checkpoint import atomic_write_text, build_model, json_text, load_checkpoint, save_checkpoint
 from .config import Config, config_to_dict, write_config
 from .data import ImageData, InMemoryLoader, PatchData, load_dataset
 from .data.folder import place_shard
@@ -257,7 +256,7 @@ class FitResult:
 
 def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
     with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
+        f.write(json_text(row) + "\n")
 
 
 def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, world: int = 1) -> None:
@@ -366,7 +365,7 @@ def fit(
     torch.manual_seed(derive_seed(cfg.seed, 0, 0))
     model = create_model(cfg.model.name, in_channels=data.channels, image_size=data.image_size, **cfg.model.args)
     model.to(device)
-    if device.type == "cuda" and cfg.train.channels_last:
+    if device.type in ("cuda", "cpu") and cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
     val_noisy = corrupt_fixed(noise, data.val, derive_seed(cfg.seed, VALIDATION))  # (N, C, H, W), on the CPU
     noise.to(device)
@@ -449,7 +448,7 @@ def fit(
         if len(set(sums)) > 1:
             raise DaekitError(f"distributed replicas diverged (weight checksums {sums}); please report this")
         if ctx.is_main:
-            atomic_write_text(out / "distributed.json", json.dumps({"world_size": ctx.world, "replica_checksums": sums}) + "\n")
+            atomic_write_text(out / "distributed.json", json_text({"world_size": ctx.world, "replica_checksums": sums}) + "\n")
         ctx.barrier()  # the best checkpoint is written before anyone reads it
     best_model = build_model(load_checkpoint(best_path)) if best_path.exists() else model
     return FitResult(model=best_model.to(device).eval(), config=cfg, history=history, run_dir=out, best=best)
