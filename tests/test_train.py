@@ -114,3 +114,41 @@ def test_overwrite_with_a_bad_config_keeps_the_old_run(tmp_path):
     with pytest.raises(DaekitError, match="unknown model"):
         fit(resolve_config(sets=tiny_sets(tmp_path / "r", model="model.name=resnet")), progress=False, overwrite=True)
     assert (tmp_path / "r" / "checkpoints" / "last.safetensors").read_bytes() == before
+
+
+def test_init_starts_from_trained_weights(tmp_path):
+    a = fit(resolve_config(sets=tiny_sets(tmp_path / "a")), progress=False)
+    init = f"train.init={tmp_path / 'a'}"
+    b = fit(resolve_config(sets=tiny_sets(tmp_path / "b", init)), progress=False, stop_after=0)  # no training at all
+    assert same(weights(b.model), weights(a.model))
+    c = fit(resolve_config(sets=tiny_sets(tmp_path / "c", init, "train.epochs=1", "train.lr=1e-4")), progress=False)
+    fresh = fit(resolve_config(sets=tiny_sets(tmp_path / "d", "train.epochs=1", "train.lr=1e-4")), progress=False)
+    assert c.best["psnr"] > fresh.best["psnr"] + 1  # fine-tuning starts where `a` ended, not from scratch
+    assert resolve_config(tmp_path / "c" / "config.yaml").train.init == str(tmp_path / "a")
+
+
+def test_init_refuses_another_architecture_and_keeps_the_old_run(tmp_path):
+    fit(resolve_config(sets=tiny_sets(tmp_path / "a")), progress=False)
+    fit(resolve_config(sets=tiny_sets(tmp_path / "r", "train.epochs=1")), progress=False)
+    before = (tmp_path / "r" / "checkpoints" / "last.safetensors").read_bytes()
+    wider = tiny_sets(tmp_path / "r", f"train.init={tmp_path / 'a'}", model="model.args={channels: [16, 8]}")
+    with pytest.raises(DaekitError, match=r"train.init: .* another architecture .*channels \[8, 8\] vs \[16, 8\]"):
+        fit(resolve_config(sets=wider), progress=False, overwrite=True)
+    with pytest.raises(DaekitError, match="model not found"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "r", f"train.init={tmp_path / 'missing'}")), progress=False, overwrite=True)
+    not_a_checkpoint = tmp_path / "x.safetensors"
+    not_a_checkpoint.write_bytes(b"\x00" * 100)
+    with pytest.raises(DaekitError):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "r", f"train.init={not_a_checkpoint}")), progress=False, overwrite=True)
+    assert (tmp_path / "r" / "checkpoints" / "last.safetensors").read_bytes() == before
+
+
+def test_init_from_a_shipped_model():
+    from daekit.models import create_model
+    from daekit.train import init_weights
+
+    m = create_model("unet", levels=2, width=16)
+    info = init_weights(m, "mnist")
+    assert info["epoch"] >= 1
+    with pytest.raises(DaekitError, match="width 16 vs 8"):
+        init_weights(create_model("unet", levels=2, width=8), "mnist")

@@ -23,6 +23,9 @@ examples:
   daekit train --noise masking:0.5 --epochs 30 --out runs/digits
   daekit train --data mnist --data-dir ../shared/data/mnist --model conv --noise gaussian:50
   daekit train --config my.yaml --set train.lr=3e-4 --set model.args.channels=[64,64]
+  daekit train --data images --data-dir ~/photos --model residual --noise gaussian:0..55 --lr 5e-5 \\
+      --set "model.args={depth: 17, width: 64, unshuffle: 2}" --init photo-gray --out runs/mine
+      (fine-tunes the shipped photo-gray model on your own photos)
   daekit denoise photo.jpg -o clean.jpg          (shipped photo model, any size, offline)
   daekit denoise --model runs/digits noisy.png -o clean.png
   daekit models
@@ -44,6 +47,8 @@ def _train_parser(sub: Any) -> None:
     _training_options(p)
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR exactly where it stopped")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in RUN_DIR")
+    p.add_argument("--init", metavar="MODEL", help="fine-tune: start from these weights (a shipped model name, a run "
+                   "folder or a checkpoint) instead of a random initialisation; same architecture as --model")
 
 
 def _training_options(p: argparse.ArgumentParser) -> None:
@@ -218,6 +223,7 @@ def _train_options(a: argparse.Namespace) -> dict[str, Any]:
         ("model", "name"): a.model, ("noise",): a.noise, ("train", "epochs"): a.epochs,
         ("train", "batch_size"): a.batch_size, ("train", "lr"): a.lr, ("train", "loss"): a.loss,
         ("train", "device"): a.device, ("seed",): a.seed, ("out",): a.out,
+        ("train", "init"): getattr(a, "init", None),  # train only
     }
     out: dict[str, Any] = {}
     for path, value in spec.items():

@@ -86,6 +86,9 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory layout for convolutions (CUDA and CPU: 1.2-1.3x faster training on oneDNN)
     compile: bool = False  # torch.compile the training model (pays a compile time once; best on GPUs)
     val_batch_size: int = Field(1024, ge=1)
+    # start from trained weights (fine-tuning): a shipped model name, a run folder or a checkpoint file;
+    # its architecture must be the one `model` describes. Ignored on --resume (the run's own weights win).
+    init: Optional[str] = None
 
 
 @dataclass(config=_STRICT)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import shutil
 import time
@@ -21,13 +22,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
-from .checkpoint import atomic_write_text, build_model, json_text, load_checkpoint, save_checkpoint
+from .checkpoint import atomic_write_text, build_model, find_checkpoint, json_text, load_checkpoint, save_checkpoint
 from .config import Config, config_to_dict, write_config
 from .data import ImageData, InMemoryLoader, PatchData, load_dataset
 from .data.folder import place_shard
 from .errors import DaekitError
 from .metrics import psnr, ssim
-from .models import create_model
+from .models import MODELS, create_model, model_arguments
 from .noise import Noise, make_generator, parse_noise
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -273,7 +274,7 @@ def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, w
             f"cannot resume: the checkpoint was trained with a global batch of {b_saved * saved_world} "
             f"({b_saved} per rank x {saved_world} rank(s)); with {world} rank(s) {hint}"
         )
-    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("train", "compile"), ("train", "cpu_bf16"), ("out",), ("data", "dir"), ("data", "download")}
+    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("train", "compile"), ("train", "cpu_bf16"), ("train", "init"), ("out",), ("data", "dir"), ("data", "download")}
 
     def walk(a: Any, b: Any, path: tuple[str, ...]) -> None:
         if path in free:
@@ -314,6 +315,32 @@ def _restore(ck: Any, cfg: Config, model: nn.Module, opt: torch.optim.Optimizer,
         return st["epoch"], st["history"], st["best"], st["stale"]
     except (KeyError, ValueError, RuntimeError) as e:
         raise DaekitError(f"cannot resume: the checkpoint's training state is incomplete or does not fit ({e})") from None
+
+
+def init_weights(model: nn.Module, source: str) -> dict[str, Any]:
+    """Loads trained weights into `model` (fine-tuning); returns the source checkpoint's info.
+
+    `source`: a shipped model name (``daekit models``), a run folder (its best checkpoint) or a
+    checkpoint file. Refused with one line if it holds another architecture.
+    """
+    from .pretrained import find_pretrained
+
+    shipped = find_pretrained(source)
+    ck = load_checkpoint(shipped.weights if shipped is not None else find_checkpoint(source, "best"))
+
+    def arch(spec: dict[str, Any]) -> dict[str, Any]:  # defaults filled in; image_size is a default for conv models
+        full = {**model_arguments(spec["name"]), **spec} if spec.get("name") in MODELS.names() else spec
+        return json.loads(json.dumps({k: v for k, v in full.items() if k != "image_size"}))
+
+    have, want = arch(ck.model_spec), arch(model.spec)
+    if have != want:
+        diff = ", ".join(f"{k} {have.get(k)!r} vs {want.get(k)!r}" for k in sorted(set(have) | set(want), key=str) if have.get(k) != want.get(k))
+        raise DaekitError(f"train.init: {source} holds another architecture than this run's model ({diff})")
+    try:
+        model.load_state_dict(build_model(ck).state_dict())
+    except RuntimeError as e:  # e.g. a dense model of another image size
+        raise DaekitError(f"train.init: the weights in {source} do not fit this run's model ({str(e).splitlines()[-1].strip()})") from None
+    return ck.info
 
 
 def fit(
@@ -365,6 +392,8 @@ def fit(
     torch.manual_seed(derive_seed(cfg.seed, 0, 0))
     model = create_model(cfg.model.name, in_channels=data.channels, image_size=data.image_size, **cfg.model.args)
     model.to(device)
+    if cfg.train.init and ck is None:
+        init_weights(model, cfg.train.init)
     if device.type in ("cuda", "cpu") and cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
     val_noisy = corrupt_fixed(noise, data.val, derive_seed(cfg.seed, VALIDATION))  # (N, C, H, W), on the CPU
