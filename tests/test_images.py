@@ -73,6 +73,7 @@ def test_find_images_recurses(tmp_path):
     for p in ("a.png", "sub/b.jpg", "notes.txt"):
         (tmp_path / p).write_bytes(b"x")
     assert [p.name for p in find_images([tmp_path])] == ["a.png", "b.jpg"]
+    assert find_images(tmp_path) == find_images(str(tmp_path)) == find_images([tmp_path])  # one path alone
     (tmp_path / "empty").mkdir()
     with pytest.raises(DaekitError, match="no images found"):
         find_images([tmp_path / "empty"])

@@ -132,8 +132,10 @@ def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None
     atomic_write_bytes(path, buf.tobytes())
 
 
-def find_images(inputs: list[str | Path]) -> list[Path]:
+def find_images(inputs: str | Path | list[str | Path]) -> list[Path]:
     """Expands files and folders (searched recursively) into a sorted list of image files."""
+    if isinstance(inputs, (str, Path)):  # one path, not a sequence of characters
+        inputs = [inputs]
     found: list[Path] = []
     for item in inputs:
         p = Path(item)
