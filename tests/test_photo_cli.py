@@ -1,7 +1,6 @@
 """Shipped photo models from the command line: the default model, every odd kind of photo file, bad files."""
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest

@@ -53,7 +53,7 @@ class Denoiser:
             raise DaekitError(f"unknown color mode {color!r}; use {' or '.join(COLOR_MODES)}")
         self.device = select_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
-        if self.device.type in ("cpu", "cuda"):  # channels-last convolutions: 1.4x faster photo denoising on this CPU
+        if self.device.type in ("cpu", "cuda"):  # channels-last convolutions: 1.34x faster photo denoising on this CPU
             self.model.to(memory_format=torch.channels_last)
         self.config = config
         self.history = history or []

@@ -1,6 +1,8 @@
 """Pieces shared by the architectures: input checks, padding to a multiple and cropping back."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,6 +46,18 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
 def crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Crops H and W back to `size` (undoes ``pad_to_multiple``)."""
     return x[..., : size[0], : size[1]]
+
+
+def on_unshuffled(body: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, factor: int, multiple: int) -> torch.Tensor:
+    """`body` run on `x` padded to `multiple` and pixel-unshuffled by `factor` (FFDNet-style
+    sub-images, (B, C * f * f, H / f, W / f)); its output is shuffled back and cropped to x's size."""
+    xp, size = pad_to_multiple(x, multiple)
+    if factor > 1:
+        xp = F.pixel_unshuffle(xp, factor)
+    y = body(xp)
+    if factor > 1:
+        y = F.pixel_shuffle(y, factor)
+    return crop(y, size)
 
 
 def positive_ints(model: str, arg: str, value: object) -> list[int]:

@@ -7,10 +7,9 @@ With ``unshuffle=2`` (FFDNet-style) the image is first rearranged into 4 half-re
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .blocks import check_input, crop, pad_to_multiple, positive_ints
+from .blocks import check_input, on_unshuffled, positive_ints
 from .registry import MODELS
 
 
@@ -69,6 +68,4 @@ class ResidualDenoiser(nn.Module):
         check_input(x, self.in_channels, None, "residual")
         if self.unshuffle == 1:
             return x - self.body(x)
-        xp, size = pad_to_multiple(x, self.unshuffle)
-        noise = F.pixel_shuffle(self.body(F.pixel_unshuffle(xp, self.unshuffle)), self.unshuffle)
-        return x - crop(noise, size)
+        return x - on_unshuffled(self.body, x, self.unshuffle, self.unshuffle)

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .blocks import check_input, crop, pad_to_multiple, positive_ints
+from .blocks import check_input, on_unshuffled, positive_ints
 from .registry import MODELS
 
 
@@ -57,19 +56,16 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.out = nn.Conv2d(widths[0], c, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.in_channels, None, "unet")
-        xp, size = pad_to_multiple(x, self.tile_multiple)
-        if self.unshuffle > 1:
-            xp = F.pixel_unshuffle(xp, self.unshuffle)  # (B, C * u * u, H / u, W / u)
-        skips = [self.inc(xp)]  # (B, w, H, W)
+    def _unet(self, xp: torch.Tensor) -> torch.Tensor:
+        skips = [self.inc(xp)]  # (B, w, H, W), H and W multiples of 2**levels
         for down in self.downs:
             skips.append(down(self.pool(skips[-1])))  # (B, w * 2**i, H / 2**i, W / 2**i)
         h = skips.pop()
         for up, conv in zip(self.ups, self.up_convs):
             h = conv(torch.cat([up(h), skips.pop()], dim=1))
-        y = self.out(h)
-        if self.unshuffle > 1:
-            y = F.pixel_shuffle(y, self.unshuffle)
-        y = crop(y, size)
+        return self.out(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.in_channels, None, "unet")
+        y = on_unshuffled(self._unet, x, self.unshuffle, self.tile_multiple)
         return x - y if self.residual else y
