@@ -6,7 +6,9 @@ licence) and NLM (scikit-image, h = 0.8 sigma, the usual setting with a known si
 true sigma; the shipped model is blind and is not told it. Seconds per image are wall times of the
 whole call (the model: torch on all of this machine's threads; BM3D's own binary).
 
-    python bench/photo.py [--quick] [--data-dir ../shared/data] [--sets bsd68,set12]
+    python bench/photo.py [--quick] [--data-dir ../shared/data] [--sets bsd68,set12] [--ensemble N]
+
+`--ensemble N` runs the model in its quality mode (the average over N flips/rotations, N times slower).
 
 Targets (issue "photos of any size"): PSNR above BM3D at every sigma on both sets, at >= 10x BM3D's
 speed (bar); BSD68 sigma=25 >= 29.23 dB, DnCNN-S's published figure (goal). Published figures are
@@ -68,13 +70,14 @@ def main() -> None:
     p.add_argument("--sets", default="bsd68,set12", help="comma-separated folders under --data-dir")
     p.add_argument("--model", default="photo-gray", help="shipped model name or run folder (default photo-gray)")
     p.add_argument("--no-bm3d", action="store_true", help="skip BM3D (if the bm3d package is not installed)")
+    p.add_argument("--ensemble", type=int, default=1, help="the model's self-ensemble size: 1 (default), 2, 4 or 8")
     a = p.parse_args()
-    den = Denoiser.load(a.model, device=a.device)
+    den = Denoiser.load(a.model, device=a.device, ensemble=a.ensemble)
     methods = {"daekit": lambda x, s: den.denoise_image(x, tile=0)}
     if not a.no_bm3d:
         methods["BM3D"] = bm3d_method
     methods["NLM"] = nlm_method
-    print(f"machine: {machine(a.device)}; model {a.model}")
+    print(f"machine: {machine(a.device)}; model {a.model}, self-ensemble x{a.ensemble}")
     table: dict[tuple[str, str, int], list[tuple[float, float, float]]] = {}
     for set_name in [s.strip() for s in a.sets.split(",") if s.strip()]:
         files = find_images([Path(a.data_dir) / set_name])

@@ -11,6 +11,7 @@ from torch import nn
 from .checkpoint import build_model, find_checkpoint, load_checkpoint
 from .config import Config, config_from_dict, config_to_dict, resolve_config
 from .data import ImageData, load_dataset
+from .ensemble import SelfEnsemble, check_size
 from .errors import DaekitError
 from .images import from_float, read_image, to_float, write_image
 from .metrics import psnr, ssim
@@ -45,10 +46,12 @@ class Denoiser:
         model: The network (any registered architecture).
         config: The config it was trained with.
         device: Where to run it ("auto", "cpu", "cuda", ...).
+        ensemble: Average the model over this many flips/rotations of each input (1, 2, 4 or 8;
+            ``ensemble.SelfEnsemble``): n times slower, a few tenths of a dB cleaner on photos.
     """
 
     def __init__(self, model: nn.Module, config: Config, device: str | torch.device = "auto", history: list | None = None,
-                 color: str = "per-channel", info: dict[str, Any] | None = None) -> None:
+                 color: str = "per-channel", info: dict[str, Any] | None = None, ensemble: int = 1) -> None:
         if color not in COLOR_MODES:
             raise DaekitError(f"unknown color mode {color!r}; use {' or '.join(COLOR_MODES)}")
         self.device = select_device(device) if isinstance(device, str) else device
@@ -59,19 +62,21 @@ class Denoiser:
         self.history = history or []
         self.color = color  # how a gray model cleans RGB: each channel, or in an opponent color space
         self.info = info or {}
+        self.ensemble = check_size(ensemble)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto", which: str = "best") -> "Denoiser":
+    def load(cls, path: str | Path, device: str = "auto", which: str = "best", ensemble: int = 1) -> "Denoiser":
         """Loads a shipped model by name (``daekit models``), a run folder (its best checkpoint) or a checkpoint file."""
         from .pretrained import find_pretrained
 
+        check_size(ensemble)
         shipped = find_pretrained(path)
         if shipped is not None:
             ckpt = load_checkpoint(shipped.weights)
             return cls(build_model(ckpt), config_from_dict(ckpt.config, f"model {shipped.name}"), device,
-                       color=shipped.color, info=shipped.describe())
+                       color=shipped.color, info=shipped.describe(), ensemble=ensemble)
         ckpt = load_checkpoint(find_checkpoint(path, which))
-        return cls(build_model(ckpt), config_from_dict(ckpt.config, f"checkpoint {path}"), device)
+        return cls(build_model(ckpt), config_from_dict(ckpt.config, f"checkpoint {path}"), device, ensemble=ensemble)
 
     @classmethod
     def from_fit(cls, result: FitResult) -> "Denoiser":
@@ -98,14 +103,17 @@ class Denoiser:
     def _apply(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
         """The model on a (B, C, H, W) batch, unclamped, matching channels: a grayscale model cleans each
         channel separately; a color model given gray sees it replicated and returns the mean."""
+        from .tiling import model_geometry
+
         b, c, h, w = x.shape
         m = self.in_channels
+        net = self.model if check_size(self.ensemble) == 1 else SelfEnsemble(self.model, self.ensemble, model_geometry(self.model)[1])
         if c == m:
-            return denoise_batches(self.model, x, batch_size)
+            return denoise_batches(net, x, batch_size)
         if m == 1:
-            return denoise_batches(self.model, x.reshape(b * c, 1, h, w), batch_size).reshape(b, c, h, w)
+            return denoise_batches(net, x.reshape(b * c, 1, h, w), batch_size).reshape(b, c, h, w)
         if c == 1:
-            return denoise_batches(self.model, x.expand(b, m, h, w), batch_size).mean(1, keepdim=True)
+            return denoise_batches(net, x.expand(b, m, h, w), batch_size).mean(1, keepdim=True)
         raise DaekitError(f"model takes {m} channel(s); cannot denoise an image with {c}")
 
     def _run_crop(self, crop: np.ndarray) -> np.ndarray:

@@ -123,6 +123,10 @@ def _stack_parser(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
+ENSEMBLE_HELP = ("quality mode: average the model over N flips/rotations of the image (1 = off, 2, 4 or 8); "
+                 "N times slower; on photos +0.1 (2) to +0.3 dB (8)")
+
+
 def _denoise_parser(sub: Any) -> None:
     p = sub.add_parser(
         "denoise",
@@ -142,6 +146,7 @@ def _denoise_parser(sub: Any) -> None:
     p.add_argument("--tile", type=int, default=None, metavar="PIXELS",
                    help="tile side for large images (default: chosen from the free memory; 0 = never tile)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    p.add_argument("--ensemble", type=int, default=1, metavar="N", help=ENSEMBLE_HELP)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
 
@@ -160,6 +165,7 @@ def _evaluate_parser(sub: Any) -> None:
     p.add_argument("--split", default="test", choices=["test", "val"], help="which split (default test)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     p.add_argument("--seed", type=int, default=0, help="seed of the corruption (default 0)")
+    p.add_argument("--ensemble", type=int, default=1, metavar="N", help=ENSEMBLE_HELP)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
@@ -261,6 +267,7 @@ def cmd_denoise(a: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .api import Denoiser
+    from .ensemble import check_size
     from .images import IMAGE_SUFFIXES, find_images
 
     files = find_images(a.inputs)
@@ -277,6 +284,7 @@ def cmd_denoise(a: argparse.Namespace) -> int:
             raise DaekitError(f"output {t} exists; pass --overwrite to replace it")
     if a.tile is not None and a.tile < 0:
         raise DaekitError(f"--tile must be >= 0, got {a.tile}")
+    check_size(a.ensemble)
     cache: dict[str, Denoiser] = {}
 
     def model_for(src: Path) -> Denoiser:
@@ -287,7 +295,7 @@ def cmd_denoise(a: argparse.Namespace) -> int:
 
             name = default_for(read_image(src)[0].shape[2])
         if name not in cache:
-            cache[name] = Denoiser.load(name, device=a.device)
+            cache[name] = Denoiser.load(name, device=a.device, ensemble=a.ensemble)
         return cache[name]
 
     if a.model is not None:
@@ -314,7 +322,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from .api import Denoiser, evaluate_on
     from .checkpoint import json_text
 
-    den = Denoiser.load(a.model, device=a.device)
+    den = Denoiser.load(a.model, device=a.device, ensemble=a.ensemble)
     res = evaluate_on(den, a.data, a.data_dir, a.noise, a.split, a.seed, a.limit)
     if a.json:
         print(json_text(res))
