@@ -32,6 +32,9 @@ def test_shipped_models_are_listed_small_and_load_offline(capsys):
     assert rc == 0
     for p in list_pretrained():
         assert p.name in out and p.weights.stat().st_size <= 5e6
+        info = p.describe()
+        assert info["data"] and info["noise"] and info["psnr"], f"{p.name}: training data, noise range and PSNR"
+        assert all(f"{v:.2f}" in out for v in info["psnr"].values())
         assert Denoiser.load(p.name, device="cpu").model is not None
     assert {"photo-gray", "photo-rgb", "mnist"} <= {p.name for p in list_pretrained()}
 
