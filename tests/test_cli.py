@@ -66,6 +66,11 @@ def test_evaluate_json(conv_run, capsys):
     assert res["images"] == 297 and res["psnr"] > res["noisy_psnr"] + 3
     rc, out, _ = run(capsys, "evaluate", "--model", conv_run, "--noise", "masking:0.5", "--limit", "50")
     assert rc == 0 and "denoised" in out and "(50 images)" in out
+    rc, out4, err = run(capsys, "evaluate", "--model", conv_run, "--json", "--limit", "50", "--ensemble", "4")
+    rc1, out1, _ = run(capsys, "evaluate", "--model", conv_run, "--json", "--limit", "50")
+    assert rc == rc1 == 0, err
+    assert json.loads(out4)["noisy_psnr"] == json.loads(out1)["noisy_psnr"]  # same inputs,
+    assert json.loads(out4)["psnr"] != json.loads(out1)["psnr"]  # another estimate
 
 
 def test_denoise_files_and_folders_keep_bit_depth(conv_run, tmp_path, capsys):
@@ -132,6 +137,7 @@ def test_python_m_daekit_is_the_cli():
         (["train", "--set", "train.lr=abc"], "train.lr: Input should be a valid number"),
         (["train", "--config", "/nonexistent.yaml"], "config file not found"),
         (["evaluate", "--model", "/nonexistent/run"], "model not found"),
+        (["evaluate", "--model", "mnist", "--ensemble", "5"], "ensemble size must be one of 1, 2, 4, 8, got 5"),
     ],
 )
 def test_bad_arguments(argv, words, capsys, tmp_path):
