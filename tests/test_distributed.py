@@ -17,16 +17,16 @@ TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or sh
 pytestmark = pytest.mark.skipif(TORCHRUN is None or not torch.distributed.is_available(), reason="torchrun / torch.distributed not available")
 
 # 704 digits, 64 held out: 640 training images = 20 global batches of 32 (no partial batch)
-COMMON = ["--quiet", "--noise", "gaussian:50", "--set", "data.limit=704", "--set", "data.val_fraction=0.0909",
-          "--set", "model.args={channels: [8, 8]}", "--set", "train.lr=3e-3"]
+DATA = ["--quiet", "--noise", "gaussian:50", "--set", "data.limit=704", "--set", "data.val_fraction=0.0909", "--set", "train.lr=3e-3"]
+COMMON = [*DATA, "--set", "model.args={channels: [8, 8]}"]
 
 
 def _env():
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
-def _torchrun(nproc: int, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    cmd = [TORCHRUN, "--standalone", f"--nproc_per_node={nproc}", "-m", "daekit", "train", *COMMON, *args]
+def _torchrun(nproc: int, *args: str, timeout: float = 240, common: list[str] = COMMON) -> subprocess.CompletedProcess:
+    cmd = [TORCHRUN, "--standalone", f"--nproc_per_node={nproc}", "-m", "daekit", "train", *common, *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
 
 
@@ -63,6 +63,20 @@ def test_two_ranks_match_one_rank_with_twice_the_batch_and_resume_on_one_rank(tm
     _assert_close(_weights(tmp_path / "two"), _weights(tmp_path / "one"))
     bad = _single("--resume", "--epochs", "4", "--batch-size", "16", "--out", str(tmp_path / "two"))
     assert bad.returncode == 2 and "global batch of 32" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_batchnorm_replicas_agree(tmp_path):
+    # BatchNorm's running statistics are buffers that each rank updates from its own shard; the replicas
+    # must still end identical (and checkpoint what rank 0 holds)
+    two = _torchrun(2, "--model", "residual", "--set", "model.args={depth: 3, width: 8, batch_norm: true}", "--epochs", "1",
+                    "--batch-size", "16", "--out", str(tmp_path / "two"), common=DATA)
+    assert two.returncode == 0, two.stderr[-2000:]
+    import json
+
+    info = json.loads((tmp_path / "two" / "distributed.json").read_text())
+    assert info["world_size"] == 2 and len(set(info["replica_checksums"])) == 1
+    w = _weights(tmp_path / "two")
+    assert any("running_mean" in k for k in w) and all(torch.isfinite(v.float()).all() for v in w.values())
 
 
 def _children(pid: int) -> list[int]:

@@ -115,9 +115,18 @@ def setup(device: torch.device) -> tuple[Context, torch.device]:
 
 
 def wrap(model: nn.Module, ctx: Context, device: torch.device) -> nn.Module:
-    """DistributedDataParallel around `model` when there are several ranks (the model itself otherwise)."""
+    """DistributedDataParallel around `model` when there are several ranks (the model itself otherwise).
+
+    BatchNorm: on CUDA its layers become SyncBatchNorm (in place: the statistics are those of the
+    global batch, so results match one process with the whole batch). SyncBatchNorm is CUDA-only; on
+    the CPU each rank normalises its own shard and DDP hands rank 0's running statistics to every
+    rank before each forward pass.
+    """
     if not ctx.active:
         return model
+    if device.type == "cuda" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        for name, child in list(model.named_children()):  # in place: `model` keeps serving eval and checkpoints
+            setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
@@ -136,7 +145,15 @@ def checksum(model: nn.Module) -> str:
 
 
 def replica_checksums(model: nn.Module, ctx: Context) -> list[str]:
-    """Every rank's weight checksum (on every rank); all equal unless the replicas diverged."""
+    """Every rank's weight checksum (on every rank); all equal unless the replicas diverged.
+
+    Buffers (BatchNorm running statistics, which the last step updated from each rank's own shard on
+    the CPU) are first set to rank 0's, as DDP does before every forward pass; parameters are compared
+    as they are.
+    """
+    if ctx.active:
+        for b in unwrap(model).buffers():
+            _guard(dist.broadcast, b, 0)
     mine = checksum(model)
     if not ctx.active:
         return [mine]
