@@ -1,6 +1,7 @@
 """DDP with torchrun on CPU (gloo, 2 processes): identical replicas, rank-count independence, resume, a dying rank."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -47,8 +48,6 @@ def _assert_close(a: dict, b: dict, atol: float = 2e-5) -> None:
 def test_two_ranks_match_one_rank_with_twice_the_batch_and_resume_on_one_rank(tmp_path):
     two = _torchrun(2, "--epochs", "2", "--batch-size", "16", "--out", str(tmp_path / "two"))
     assert two.returncode == 0, two.stderr[-2000:]
-    import json
-
     info = json.loads((tmp_path / "two" / "distributed.json").read_text())
     assert info["world_size"] == 2 and len(set(info["replica_checksums"])) == 1  # identical weights on every rank
     one = _single("--epochs", "2", "--batch-size", "32", "--out", str(tmp_path / "one"))
@@ -71,8 +70,6 @@ def test_batchnorm_replicas_agree(tmp_path):
     two = _torchrun(2, "--model", "residual", "--set", "model.args={depth: 3, width: 8, batch_norm: true}", "--epochs", "1",
                     "--batch-size", "16", "--out", str(tmp_path / "two"), common=DATA)
     assert two.returncode == 0, two.stderr[-2000:]
-    import json
-
     info = json.loads((tmp_path / "two" / "distributed.json").read_text())
     assert info["world_size"] == 2 and len(set(info["replica_checksums"])) == 1
     w = _weights(tmp_path / "two")

@@ -59,6 +59,10 @@ def test_tiled_equals_whole_with_unshuffle_on_odd_sizes(n):
 def test_bad_sizes_are_refused(bad):
     with pytest.raises(DaekitError, match="ensemble size must be one of 1, 2, 4, 8"):
         _denoiser(1, bad)
+    den = _denoiser(1, 2)
+    with pytest.raises(DaekitError, match="ensemble size must be one of 1, 2, 4, 8"):
+        den.ensemble = bad  # set later: checked as well
+    assert den.ensemble == 2
 
 
 def test_cli_quality_mode_is_cleaner_and_bad_sizes_give_one_line(tmp_path, capsys):

@@ -62,14 +62,22 @@ class Denoiser:
         self.history = history or []
         self.color = color  # how a gray model cleans RGB: each channel, or in an opponent color space
         self.info = info or {}
-        self.ensemble = check_size(ensemble)
+        self.ensemble = ensemble
+
+    @property
+    def ensemble(self) -> int:
+        """Copies averaged per input (1 = the plain model); validated when set, not on every tile."""
+        return self._ensemble
+
+    @ensemble.setter
+    def ensemble(self, n: int) -> None:
+        self._ensemble = check_size(n)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", which: str = "best", ensemble: int = 1) -> "Denoiser":
         """Loads a shipped model by name (``daekit models``), a run folder (its best checkpoint) or a checkpoint file."""
         from .pretrained import find_pretrained
 
-        check_size(ensemble)
         shipped = find_pretrained(path)
         if shipped is not None:
             ckpt = load_checkpoint(shipped.weights)
@@ -107,7 +115,7 @@ class Denoiser:
 
         b, c, h, w = x.shape
         m = self.in_channels
-        net = self.model if check_size(self.ensemble) == 1 else SelfEnsemble(self.model, self.ensemble, model_geometry(self.model)[1])
+        net = self.model if self.ensemble == 1 else SelfEnsemble(self.model, self.ensemble, model_geometry(self.model)[1])
         if c == m:
             return denoise_batches(net, x, batch_size)
         if m == 1:
