@@ -6,9 +6,12 @@ licence) and NLM (scikit-image, h = 0.8 sigma, the usual setting with a known si
 true sigma; the shipped model is blind and is not told it. Seconds per image are wall times of the
 whole call (the model: torch on all of this machine's threads; BM3D's own binary).
 
-    python bench/photo.py [--quick] [--data-dir ../shared/data] [--sets bsd68,set12] [--ensemble N]
+    python bench/photo.py [--quick] [--data-dir ../shared/data] [--sets bsd68,set12] [--ensemble 1,8]
+                          [--precision auto|fp32|bf16]
 
-`--ensemble N` runs the model in its quality mode (the average over N flips/rotations, N times slower).
+`--ensemble 1,8` adds the model's quality mode (the average over 8 flips/rotations, 8 times slower) as
+a second column with its own target lines (suffix `_x8`). `--precision` as in `daekit denoise`: auto
+is bf16 on CPUs with AMX (this project's machine), else fp32.
 The set `color` (not in the default run) is scikit-image's bundled color photos (astronaut, chelsea,
 coffee, motorcycle, rocket): `--rgb-model` (photo-rgb) vs CBM3D (`bm3d.bm3d_rgb`) vs NLM; no target,
 it measures the shipped color model for `daekit models`.
@@ -29,8 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, parser, result  # noqa: E402
 
 from daekit.api import Denoiser  # noqa: E402
+from daekit.ensemble import check_size  # noqa: E402
+from daekit.errors import DaekitError  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
 from daekit.metrics import psnr, ssim  # noqa: E402
+from daekit.train import check_precision  # noqa: E402
 
 SIGMAS = (15, 25, 50)
 # Published PSNR (dB): BM3D and DnCNN-S as reported in Zhang et al. 2017 (DnCNN), Tables II and III
@@ -73,6 +79,11 @@ def nlm_method(noisy: np.ndarray, sigma: int) -> np.ndarray:
     return out.reshape(noisy.shape).astype(np.float32)
 
 
+def model_name(n: int) -> str:
+    """The column of the model in self-ensemble mode x`n`."""
+    return "daekit" if n == 1 else f"daekit x{n}"
+
+
 def score(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     import torch
 
@@ -87,15 +98,28 @@ def main() -> None:
     p.add_argument("--model", default="photo-gray", help="shipped model name or run folder (default photo-gray)")
     p.add_argument("--rgb-model", default="photo-rgb", help="model for the color set (default photo-rgb)")
     p.add_argument("--no-bm3d", action="store_true", help="skip BM3D (if the bm3d package is not installed)")
-    p.add_argument("--ensemble", type=int, default=1, help="the model's self-ensemble size: 1 (default), 2, 4 or 8")
+    p.add_argument("--ensemble", default="1", metavar="N[,N]",
+                   help="the model's self-ensemble sizes, one column each: 1 (default), 2, 4, 8; e.g. 1,8")
+    p.add_argument("--precision", default="auto", help="the model's precision: auto (default), fp32, bf16")
     a = p.parse_args()
-    den = Denoiser.load(a.model, device=a.device, ensemble=a.ensemble)
-    rgb = Denoiser.load(a.rgb_model, device=a.device, ensemble=a.ensemble)
-    methods = {"daekit": lambda x, s: (rgb if x.shape[2] == 3 else den).denoise_image(x, tile=0)}
+    try:
+        sizes = [check_size(int(n)) for n in a.ensemble.split(",")]
+        check_precision(a.precision)
+    except (ValueError, DaekitError) as e:
+        p.error(f"--ensemble/--precision: {e}")
+    gray = {n: Denoiser.load(a.model, device=a.device, ensemble=n, precision=a.precision) for n in sizes}
+    color = {n: Denoiser.load(a.rgb_model, device=a.device, ensemble=n, precision=a.precision) for n in sizes} if "color" in a.sets else {}
+
+    def ours(n: int):
+        return lambda x, s: (color[n] if x.shape[2] == 3 else gray[n]).denoise_image(x, tile=0)
+
+    methods = {model_name(n): ours(n) for n in sizes}
     if not a.no_bm3d:
         methods["BM3D"] = bm3d_method
     methods["NLM"] = nlm_method
-    print(f"machine: {machine(a.device)}; models {a.model} (gray), {a.rgb_model} (color); self-ensemble x{a.ensemble}")
+    resolved = gray[sizes[0]]._compute.dtype or "float32"
+    print(f"machine: {machine(a.device)}; models {a.model} (gray), {a.rgb_model} (color); precision {a.precision} "
+          f"({str(resolved).replace('torch.', '')}); self-ensemble {', '.join(f'x{n}' for n in sizes)}")
     table: dict[tuple[str, str, int], list[tuple[float, float, float]]] = {}
     for set_name in [s.strip() for s in a.sets.split(",") if s.strip()]:
         files = color_photos() if set_name == "color" else find_images([Path(a.data_dir) / set_name])
@@ -126,16 +150,18 @@ def main() -> None:
 
     sets = sorted({k[0] for k in table} - {"color"})  # the targets are on the gray sets
     if "BM3D" in methods and sets:
-        for s in sets:
-            for sigma in SIGMAS:
-                gap = mean(s, "daekit", sigma, 0) - mean(s, "BM3D", sigma, 0)
-                result(f"photo_psnr_minus_bm3d_{s}_s{sigma}", gap, ">", 0.0, a.quick)
-        secs = [r[2] for k, v in table.items() if k[1] == "daekit" and k[0] in sets for r in v]
         bsecs = [r[2] for k, v in table.items() if k[1] == "BM3D" and k[0] in sets for r in v]
-        result("photo_speedup_vs_bm3d", float(np.sum(bsecs) / np.sum(secs)), ">=", 10.0, a.quick)
+        for n in sizes:  # one set of target lines per mode; the default mode (x1) keeps the plain names
+            m, tag = model_name(n), "" if n == 1 else f"_x{n}"
+            for s in sets:
+                for sigma in SIGMAS:
+                    gap = mean(s, m, sigma, 0) - mean(s, "BM3D", sigma, 0)
+                    result(f"photo_psnr_minus_bm3d_{s}_s{sigma}{tag}", gap, ">", 0.0, a.quick)
+            secs = [r[2] for k, v in table.items() if k[1] == m and k[0] in sets for r in v]
+            result(f"photo_speedup_vs_bm3d{tag}", float(np.sum(bsecs) / np.sum(secs)), ">=", 10.0, a.quick)
     if "bsd68" in sets:
-        result("photo_bsd68_s25_psnr_goal", mean("bsd68", "daekit", 25, 0), ">=", 29.23, a.quick)
-
+        for n in sizes:
+            result(f"photo_bsd68_s25_psnr_goal{'' if n == 1 else f'_x{n}'}", mean("bsd68", model_name(n), 25, 0), ">=", 29.23, a.quick)
 
 if __name__ == "__main__":
     main()

@@ -138,6 +138,7 @@ def test_python_m_daekit_is_the_cli():
         (["train", "--config", "/nonexistent.yaml"], "config file not found"),
         (["evaluate", "--model", "/nonexistent/run"], "model not found"),
         (["evaluate", "--model", "mnist", "--ensemble", "5"], "ensemble size must be one of 1, 2, 4, 8, got 5"),
+        (["evaluate", "--model", "mnist", "--precision", "fp16"], "unknown precision 'fp16'; use auto, fp32, bf16"),
     ],
 )
 def test_bad_arguments(argv, words, capsys, tmp_path):

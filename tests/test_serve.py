@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 uvicorn = pytest.importorskip("uvicorn")
+from daekit.errors import DaekitError  # noqa: E402
 from daekit.serve import App, build_app, free_port  # noqa: E402
 
 
@@ -110,6 +111,18 @@ def test_bad_uploads_get_messages(server, tmp_path):
     code, d = _post(url, "x.png", buf.tobytes(), model="no-such-model")
     assert code == 400 and "unknown model" in d["error"]
     assert all(p.is_relative_to(state.tmp) for p in state.tmp.rglob("*"))
+
+
+def test_quality_mode_and_precision_apply_to_every_model_and_are_checked_first():
+    state = App([], device="cpu", ensemble=4, precision="fp32")
+    try:
+        den = state.model("photo-gray")
+        assert den.ensemble == 4 and den.precision == "fp32"
+    finally:
+        state.close()
+    for kw, words in [({"ensemble": 3}, "ensemble size must be one of"), ({"precision": "fp16"}, "unknown precision 'fp16'")]:
+        with pytest.raises(DaekitError, match=words):
+            App([], device="cpu", **kw)
 
 
 def test_temporary_folder_is_removed_on_close():

@@ -60,6 +60,11 @@ def level_of(spec: str) -> tuple[str, float]:
     return name, float(value) if value else 0.0
 
 
+# The lesson's figures compare methods at fine margins on tiny images: computed in fp32 on every machine
+# (bf16 inference, `auto` on AMX CPUs, pays off only on photos)
+EXACT = "fp32"
+
+
 def train_pair(cfg: Config, out: Path, progress: bool = True, overwrite: bool = False) -> tuple[Denoiser, Denoiser]:
     """Trains `cfg` twice into out/ae (noise none) and out/dae (cfg.noise): the same architecture, data and seed."""
     if parse_noise(cfg.noise).spec == "none":
@@ -70,13 +75,13 @@ def train_pair(cfg: Config, out: Path, progress: bool = True, overwrite: bool = 
         if progress:
             print(f"training the {'compression AE' if name == 'ae' else 'DAE'} ({c.model.name}, noise {noise}) -> {c.out}")
         r = fit(c, overwrite=overwrite, progress=progress)
-        pair.append(Denoiser.from_fit(r))
+        pair.append(Denoiser.from_fit(r, precision=EXACT))
     return pair[0], pair[1]
 
 
 def load_pair(ae_dir: str | Path, dae_dir: str | Path) -> tuple[Denoiser, Denoiser]:
     """Reuses two existing runs; they must have been trained on the same data."""
-    ae, dae = Denoiser.load(ae_dir), Denoiser.load(dae_dir)
+    ae, dae = Denoiser.load(ae_dir, precision=EXACT), Denoiser.load(dae_dir, precision=EXACT)
     a, d = ae.config.data, dae.config.data
     if (a.name, a.resize) != (d.name, d.resize):
         raise DaekitError(

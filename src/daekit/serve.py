@@ -57,8 +57,13 @@ class Job:
 class App:
     """The server's state: models (loaded lazily), jobs, the temporary folder."""
 
-    def __init__(self, models: list[str], max_upload_mb: float = 100.0, device: str = "auto", tile: int | None = None) -> None:
+    def __init__(self, models: list[str], max_upload_mb: float = 100.0, device: str = "auto", tile: int | None = None,
+                 ensemble: int = 1, precision: str = "auto") -> None:
+        from .ensemble import check_size
         from .pretrained import list_pretrained
+        from .train import check_precision
+
+        self.ensemble, self.precision = check_size(ensemble), check_precision(precision)  # before any model loads
 
         self.choices = [p.name for p in list_pretrained() if p.name.startswith("photo")] + list(models)
         # run folders load now (a bad one fails at start, not on the first upload); shipped models on first use
@@ -72,7 +77,7 @@ class App:
     def _load(self, name: str, device: str) -> Any:
         from .api import Denoiser
 
-        return Denoiser.load(name, device=device)
+        return Denoiser.load(name, device=device, ensemble=self.ensemble, precision=self.precision)
 
     def model(self, name: str) -> Any:
         if name not in self.choices:
@@ -219,13 +224,13 @@ def free_port(host: str) -> int:
 
 
 def serve(models: list[str], host: str = "127.0.0.1", port: int | None = None, max_upload_mb: float = 100.0,
-          device: str = "auto", tile: int | None = None) -> None:
+          device: str = "auto", tile: int | None = None, ensemble: int = 1, precision: str = "auto") -> None:
     """Runs the server until interrupted; prints the address first."""
     try:
         import uvicorn
     except ImportError:
         raise DaekitError("daekit serve needs the serve extra: pip install 'daekit[serve]'") from None
-    state = App(models, max_upload_mb, device, tile)
+    state = App(models, max_upload_mb, device, tile, ensemble, precision)
     port = port or free_port(host)
     print(f"daekit serve: open http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     try:

@@ -67,6 +67,27 @@ def select_device(name: str = "auto") -> torch.device:
     return dev
 
 
+INFERENCE_PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def check_precision(precision: str) -> str:
+    """Validates an inference precision name."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise DaekitError(f"unknown precision {precision!r}; use {', '.join(INFERENCE_PRECISIONS)}")
+    return precision
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` has bf16 matrix units: a CUDA GPU that supports bf16, or a CPU with Intel AMX
+    (oneDNN's bf16 convolutions; without AMX, CPU bf16 is emulated or narrow and not worth it)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        amx = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)  # torch >= 2.3
+        return bool(amx and amx())
+    return False
+
+
 @dataclass
 class Precision:
     """Mixed-precision settings for one device: autocast dtype (None = fp32) and an fp16 loss scaler."""
@@ -83,6 +104,15 @@ class Precision:
         if torch.cuda.is_bf16_supported():
             return cls(torch.bfloat16, None)
         return cls(torch.float16, torch.amp.GradScaler("cuda"))
+
+    @classmethod
+    def for_inference(cls, device: torch.device, precision: str) -> "Precision":
+        """Inference precision: "fp32", "bf16", or "auto" = bf16 where the hardware computes it natively
+        (``native_bf16``), else fp32. Measured on this project's AMX CPU with photo-gray: 4.7x faster
+        than fp32 for 0.01 dB less PSNR (docs/benchmarks.md)."""
+        check_precision(precision)
+        bf16 = precision == "bf16" or (precision == "auto" and native_bf16(device))
+        return cls(torch.bfloat16 if bf16 else None, None)
 
     def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
         if self.dtype is None:
