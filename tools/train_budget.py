@@ -1,0 +1,109 @@
+"""Trains a photo config for a wall-clock budget (e.g. on a lent GPU), then tests it on Set12 / BSD68.
+
+    python tools/train_budget.py configs/photo-gray.yaml --budget-s 420 --data-dir ../shared/data \
+        --out runs/x [--set train.batch_size=64 ...] [--device cuda]
+
+A cosine schedule needs its length up front, so the number of epochs is chosen from a short step-rate
+probe of the real model, batch and precision (`train.epochs` in the config is replaced). After training,
+the best checkpoint is scored on `--data-dir`'s set12 and bsd68 with the same noisy images as
+bench/photo.py (blind, sigma 15/25/50). On a device machine, carry a git-ignored copy of the data and
+the wheels of what the machine lacks (DEVELOPERS.md, "Training on a lent GPU").
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from photo import noisy_image, score  # noqa: E402
+
+from daekit.api import Denoiser  # noqa: E402
+from daekit.config import resolve_config  # noqa: E402
+from daekit.data import load_dataset  # noqa: E402
+from daekit.images import find_images, read_image  # noqa: E402
+from daekit.models import create_model  # noqa: E402
+from daekit.noise import make_generator, parse_noise  # noqa: E402
+from daekit.train import LOSSES, Precision, fit, select_device  # noqa: E402
+
+OVERHEAD = 1.10  # validation, checkpoints and the loader on top of the probe's bare steps
+
+
+def step_rate(cfg, data, device: torch.device, steps: int = 60, warm: int = 10) -> float:
+    """Training steps per second of a fresh copy of the model at the config's batch and precision."""
+    torch.manual_seed(0)
+    model = create_model(cfg.model.name, in_channels=data.channels, image_size=data.image_size, **cfg.model.args).to(device)
+    if cfg.train.channels_last:
+        model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), cfg.train.lr)
+    noise, gen = parse_noise(cfg.noise).to(device), make_generator(0, device)
+    precision = Precision.for_device(device, cfg.train.amp, cfg.train.cpu_bf16)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    loader, n, t0 = data.loader(cfg.train.batch_size, 0, device), 0, 0.0
+    while n < steps:
+        for clean in loader:
+            if n == warm:
+                sync()
+                t0 = time.perf_counter()
+            with precision.autocast(device):
+                loss = LOSSES[cfg.train.loss](model(noise(clean, gen)).float(), clean)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            n += 1
+            if n == steps:
+                break
+    sync()
+    return (steps - warm) / (time.perf_counter() - t0)
+
+
+def test_sets(run: Path, data_dir: Path, device: str) -> None:
+    den = Denoiser.load(run, device=device, precision="fp32")
+    for name in ("set12", "bsd68"):
+        clean = [read_image(f)[0] for f in find_images([data_dir / name])] if (data_dir / name).is_dir() else []
+        for sigma in (15, 25, 50) if clean else ():
+            scores = [score(den.denoise_image(noisy_image(c, sigma, i), tile=0), c) for i, c in enumerate(clean)]
+            print(f"test {name} sigma {sigma}: PSNR {np.mean([s[0] for s in scores]):.3f}  SSIM {np.mean([s[1] for s in scores]):.4f}", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("config")
+    p.add_argument("--budget-s", type=float, required=True, help="seconds of training (probe included)")
+    p.add_argument("--data-dir", default="../shared/data", help="folder holding bsd400, set12, bsd68")
+    p.add_argument("--out", required=True, help="run folder (replaced if it exists)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides")
+    a = p.parse_args()
+    t_start = time.perf_counter()
+    data_dir = Path(a.data_dir)
+    sets = [f"data.dir={data_dir / 'bsd400'}", f"out={a.out}", f"train.device={a.device}", *a.set]
+    cfg = resolve_config(a.config, sets=sets)
+    device = select_device(cfg.train.device)
+    d = cfg.data
+    data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=cfg.seed, patch_size=d.patch_size,
+                        patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers)
+    rate = step_rate(cfg, data, device) * cfg.train.batch_size
+    left = a.budget_s - (time.perf_counter() - t_start)
+    epochs = max(2, int(left * rate / (d.patches_per_epoch * OVERHEAD)))
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    print(f"{name}: {rate:.0f} patches/s at batch {cfg.train.batch_size} -> {epochs} epochs x {d.patches_per_epoch} "
+          f"= {epochs * d.patches_per_epoch / 1e6:.2f}M patches", flush=True)
+    cfg = resolve_config(a.config, sets=sets + [f"train.epochs={epochs}"])
+    t0 = time.perf_counter()
+    r = fit(cfg, data=data, overwrite=True, progress=False)
+    print(f"trained {time.perf_counter() - t0:.0f} s", flush=True)
+    for h in r.history[:: max(1, len(r.history) // 15)] + r.history[-1:]:
+        print(f"epoch {h['epoch']}: loss {h['train_loss']:.6f}  val PSNR {h['val_psnr']:.3f}  lr {h['lr']:.2e}  {h['seconds']:.1f} s", flush=True)
+    test_sets(Path(a.out), data_dir, a.device)
+    print(f"total {time.perf_counter() - t_start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
