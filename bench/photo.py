@@ -108,7 +108,8 @@ def main() -> None:
     except (ValueError, DaekitError) as e:
         p.error(f"--ensemble/--precision: {e}")
     gray = {n: Denoiser.load(a.model, device=a.device, ensemble=n, precision=a.precision) for n in sizes}
-    color = {n: Denoiser.load(a.rgb_model, device=a.device, ensemble=n, precision=a.precision) for n in sizes} if "color" in a.sets else {}
+    set_names = [s.strip() for s in a.sets.split(",") if s.strip()]
+    color = {n: Denoiser.load(a.rgb_model, device=a.device, ensemble=n, precision=a.precision) for n in sizes} if "color" in set_names else {}
 
     def ours(n: int):
         return lambda x, s: (color[n] if x.shape[2] == 3 else gray[n]).denoise_image(x, tile=0)
@@ -117,11 +118,10 @@ def main() -> None:
     if not a.no_bm3d:
         methods["BM3D"] = bm3d_method
     methods["NLM"] = nlm_method
-    resolved = gray[sizes[0]]._compute.dtype or "float32"
     print(f"machine: {machine(a.device)}; models {a.model} (gray), {a.rgb_model} (color); precision {a.precision} "
-          f"({str(resolved).replace('torch.', '')}); self-ensemble {', '.join(f'x{n}' for n in sizes)}")
+          f"({str(gray[sizes[0]].compute_dtype).replace('torch.', '')}); self-ensemble {', '.join(f'x{n}' for n in sizes)}")
     table: dict[tuple[str, str, int], list[tuple[float, float, float]]] = {}
-    for set_name in [s.strip() for s in a.sets.split(",") if s.strip()]:
+    for set_name in set_names:
         files = color_photos() if set_name == "color" else find_images([Path(a.data_dir) / set_name])
         if a.quick:
             files = files[:2]
@@ -162,6 +162,7 @@ def main() -> None:
     if "bsd68" in sets:
         for n in sizes:
             result(f"photo_bsd68_s25_psnr_goal{'' if n == 1 else f'_x{n}'}", mean("bsd68", model_name(n), 25, 0), ">=", 29.23, a.quick)
+
 
 if __name__ == "__main__":
     main()

@@ -45,9 +45,9 @@ def test_precision_is_checked_when_set_later():
     den = Denoiser.load("photo-gray", device="cpu", precision="fp32")
     with pytest.raises(DaekitError, match="unknown precision"):
         den.precision = "float16"
-    assert den.precision == "fp32" and den._compute.dtype is None  # the bad value left nothing half-set
+    assert den.precision == "fp32" and den.compute_dtype is torch.float32  # the bad value left nothing half-set
     den.precision = "bf16"
-    assert den._compute.dtype is torch.bfloat16
+    assert den.compute_dtype is torch.bfloat16
 
 
 def test_cli_denoise_takes_a_precision(tmp_path, capsys):

@@ -79,6 +79,11 @@ class Denoiser:
         self._precision = name
 
     @property
+    def compute_dtype(self) -> torch.dtype:
+        """What the precision resolved to on this device: torch.float32 or torch.bfloat16."""
+        return self._compute.dtype or torch.float32
+
+    @property
     def ensemble(self) -> int:
         """Copies averaged per input (1 = the plain model); validated when set, not on every tile."""
         return self._ensemble
