@@ -42,6 +42,7 @@ def step_rate(cfg, data, device: torch.device, steps: int = 60, warm: int = 10) 
     if cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), cfg.train.lr)
+    net = torch.compile(model) if cfg.train.compile else model  # compiled in the warm-up steps, as fit will
     noise, gen = parse_noise(cfg.noise).to(device), make_generator(0, device)
     precision = Precision.for_device(device, cfg.train.amp, cfg.train.cpu_bf16)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -52,7 +53,7 @@ def step_rate(cfg, data, device: torch.device, steps: int = 60, warm: int = 10) 
                 sync()
                 t0 = time.perf_counter()
             with precision.autocast(device):
-                loss = LOSSES[cfg.train.loss](model(noise(clean, gen)).float(), clean)
+                loss = LOSSES[cfg.train.loss](net(noise(clean, gen)).float(), clean)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
