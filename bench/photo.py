@@ -84,6 +84,11 @@ def model_name(n: int) -> str:
     return "daekit" if n == 1 else f"daekit x{n}"
 
 
+def mode_tag(n: int) -> str:
+    """Suffix of mode x`n`'s RESULT lines: none for the default mode (x1), so its names stay as they were."""
+    return "" if n == 1 else f"_x{n}"
+
+
 def score(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     import torch
 
@@ -151,8 +156,8 @@ def main() -> None:
     sets = sorted({k[0] for k in table} - {"color"})  # the targets are on the gray sets
     if "BM3D" in methods and sets:
         bsecs = [r[2] for k, v in table.items() if k[1] == "BM3D" and k[0] in sets for r in v]
-        for n in sizes:  # one set of target lines per mode; the default mode (x1) keeps the plain names
-            m, tag = model_name(n), "" if n == 1 else f"_x{n}"
+        for n in sizes:  # one set of target lines per mode
+            m, tag = model_name(n), mode_tag(n)
             for s in sets:
                 for sigma in SIGMAS:
                     gap = mean(s, m, sigma, 0) - mean(s, "BM3D", sigma, 0)
@@ -161,7 +166,7 @@ def main() -> None:
             result(f"photo_speedup_vs_bm3d{tag}", float(np.sum(bsecs) / np.sum(secs)), ">=", 10.0, a.quick)
     if "bsd68" in sets:
         for n in sizes:
-            result(f"photo_bsd68_s25_psnr_goal{'' if n == 1 else f'_x{n}'}", mean("bsd68", model_name(n), 25, 0), ">=", 29.23, a.quick)
+            result(f"photo_bsd68_s25_psnr_goal{mode_tag(n)}", mean("bsd68", model_name(n), 25, 0), ">=", 29.23, a.quick)
 
 
 if __name__ == "__main__":

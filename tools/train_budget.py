@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -30,37 +31,35 @@ from daekit.data import load_dataset  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
 from daekit.models import create_model  # noqa: E402
 from daekit.noise import make_generator, parse_noise  # noqa: E402
-from daekit.train import LOSSES, Precision, fit, select_device  # noqa: E402
+from daekit.train import LOSSES, Precision, build_optimizer, fit, select_device, train_one_epoch  # noqa: E402
 
 OVERHEAD = 1.10  # validation, checkpoints and the loader on top of the probe's bare steps
 
 
 def step_rate(cfg, data, device: torch.device, steps: int = 60, warm: int = 10) -> float:
-    """Training steps per second of a fresh copy of the model at the config's batch and precision."""
+    """Training steps per second of a fresh copy of the model at the config's batch and precision, timed
+    through `train_one_epoch` (fit's own step: optimizer, loss scaling, autocast)."""
     torch.manual_seed(0)
     model = create_model(cfg.model.name, in_channels=data.channels, image_size=data.image_size, **cfg.model.args).to(device)
     if cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), cfg.train.lr)
     net = torch.compile(model) if cfg.train.compile else model  # compiled in the warm-up steps, as fit will
-    noise, gen = parse_noise(cfg.noise).to(device), make_generator(0, device)
+    opt, noise, gen = build_optimizer(model, cfg), parse_noise(cfg.noise).to(device), make_generator(0, device)
     precision = Precision.for_device(device, cfg.train.amp, cfg.train.cpu_bf16)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    loader, n, t0 = data.loader(cfg.train.batch_size, 0, device), 0, 0.0
-    while n < steps:
-        for clean in loader:
-            if n == warm:
-                sync()
-                t0 = time.perf_counter()
-            with precision.autocast(device):
-                loss = LOSSES[cfg.train.loss](net(noise(clean, gen)).float(), clean)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            n += 1
-            if n == steps:
-                break
-    sync()
+    loader = data.loader(cfg.train.batch_size, 0, device)
+
+    def endless():  # an epoch may hold fewer batches than the probe needs
+        while True:
+            yield from loader
+
+    batches = endless()
+
+    def run(n: int) -> None:  # ends with the loss's .item(): the device has finished when it returns
+        train_one_epoch(net, islice(batches, n), noise, opt, LOSSES[cfg.train.loss], generator=gen, precision=precision)
+
+    run(warm)
+    t0 = time.perf_counter()
+    run(steps - warm)
     return (steps - warm) / (time.perf_counter() - t0)
 
 
