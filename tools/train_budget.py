@@ -83,7 +83,9 @@ def main() -> None:
     a = p.parse_args()
     t_start = time.perf_counter()
     data_dir = Path(a.data_dir)
-    sets = [f"data.dir={data_dir / 'bsd400'}", f"out={a.out}", f"train.device={a.device}", *a.set]
+    # --out is where the run must land (on a lent machine, under $OUT so that it comes back): it is applied
+    # after the user's --set, so a stray `--set out=...` cannot send the run elsewhere.
+    sets = [f"data.dir={data_dir / 'bsd400'}", f"train.device={a.device}", *a.set, f"out={a.out}"]
     cfg = resolve_config(a.config, sets=sets)
     device = select_device(cfg.train.device)
     d = cfg.data
