@@ -152,3 +152,27 @@ def test_init_from_a_shipped_model():
     assert info["epoch"] >= 1
     with pytest.raises(DaekitError, match="width 16 vs 8"):
         init_weights(create_model("unet", levels=2, width=8), "mnist")
+
+
+def test_documented_fine_tuning_examples_fit_the_shipped_photo_model():
+    """The CLI help, the guide and the fine-tuning template name photo-gray's architecture by hand:
+    they must still match the shipped weights after a retrain changes them."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from daekit.cli import EPILOG
+    from daekit.models import create_model
+    from daekit.train import init_weights
+
+    root = Path(__file__).resolve().parents[1]
+    texts = {"cli": EPILOG, "guide": (root / "docs" / "guide.md").read_text()}
+    for where, text in texts.items():
+        found = re.findall(r'--set "model\.args=(\{[^}]*\})" --init photo-gray', text)
+        assert found, where
+        for args in found:
+            init_weights(create_model("residual", **yaml.safe_load(args)), "photo-gray")
+    template = resolve_config(root / "configs" / "photo-gray-finetune.yaml")
+    assert template.train.init == "photo-gray"
+    init_weights(create_model(template.model.name, **template.model.args), "photo-gray")

@@ -24,7 +24,7 @@ examples:
   daekit train --data mnist --data-dir ../shared/data/mnist --model conv --noise gaussian:50
   daekit train --config my.yaml --set train.lr=3e-4 --set model.args.channels=[64,64]
   daekit train --data images --data-dir ~/photos --model residual --noise gaussian:0..55 --lr 5e-5 \\
-      --set "model.args={depth: 17, width: 64, unshuffle: 2}" --init photo-gray --out runs/mine
+      --set "model.args={depth: 17, width: 64, unshuffle: 1, batch_norm: true}" --init photo-gray --out runs/mine
       (fine-tunes the shipped photo-gray model on your own photos)
   daekit denoise photo.jpg -o clean.jpg          (shipped photo model, any size, offline)
   daekit denoise --model runs/digits noisy.png -o clean.png
