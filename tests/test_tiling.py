@@ -67,3 +67,21 @@ def test_auto_tile_size_is_bounded_and_aligned():
     m = create_model("residual", 1, depth=17, width=64, unshuffle=2)
     t = auto_tile_size(m, torch.device("cpu"))
     assert 128 <= t <= 1024 and t % 64 == 0
+
+
+def test_cpu_tiles_keep_each_activation_under_the_allocator_threshold():
+    from daekit.tiling import CPU_ACTIVATION_BYTES
+
+    cpu = torch.device("cpu")
+    for unshuffle in (1, 2):
+        m = create_model("residual", 1, depth=17, width=64, unshuffle=unshuffle)
+        halo, _ = model_geometry(m)
+        for itemsize in (2, 4):
+            t = auto_tile_size(m, cpu, itemsize=itemsize, image_shape=(4000, 3000))
+            assert 128 <= t <= 1024 and t % 64 == 0
+            assert (t + 2 * halo) ** 2 * 64 * itemsize / unshuffle**2 <= CPU_ACTIVATION_BYTES
+        # bf16 halves the bytes: larger tiles; half resolution: 4x fewer pixels per activation
+        assert auto_tile_size(m, cpu, itemsize=2) > auto_tile_size(m, cpu, itemsize=4)
+    full = create_model("residual", 1, depth=17, width=64, unshuffle=1)
+    assert auto_tile_size(full, cpu, itemsize=2, image_shape=(321, 481)) == 481  # fits whole: no tiling
+    assert auto_tile_size(full, cpu, itemsize=2, image_shape=(1024, 1024)) < 1024

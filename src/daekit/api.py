@@ -172,7 +172,7 @@ class Denoiser:
         opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1
         x = to_opponent(image) if opponent else image
         if tile is None:
-            tile = auto_tile_size(self.model, self.device)
+            tile = auto_tile_size(self.model, self.device, itemsize=self.compute_dtype.itemsize, image_shape=x.shape[:2])
         h, w = x.shape[:2]
         if not tile or (h <= tile and w <= tile) or not hasattr(self.model, "receptive_field") and not hasattr(self.model, "levels"):
             bands = iter([(0, self._run_crop(x))])

@@ -51,15 +51,39 @@ def available_memory(device: torch.device) -> int:
         return 2 << 30
 
 
-def auto_tile_size(model: nn.Module, device: torch.device, budget_fraction: float = 0.1, cap: int = 1024) -> int:
-    """A tile side whose activations fit in `budget_fraction` of the free memory (a multiple of 64).
+# glibc hands every allocation of 32 MiB or more (its largest mmap threshold) fresh pages from the
+# kernel, so on the CPU a convolution whose output is that big pays page faults on every call. Measured
+# on the 2-core AMX CPU, photo-gray (17x64, full resolution) on a 1024 x 1024 image: whole 2.75 s in
+# bf16 (6.59 fp32); with the threshold lifted (MALLOC_MMAP_THRESHOLD_) 1.49 s (4.41): 1.5-1.8x lost to
+# the faults. Tiles whose activations stay under it avoid them without touching the process's allocator.
+CPU_ACTIVATION_BYTES = int(0.9 * (32 << 20))
 
-    Activation memory per pixel ~ widest layer x 4 bytes x 3 live tensors / unshuffle^2.
-    """
+
+def _activation_bytes_per_pixel(model: nn.Module, itemsize: int) -> float:
     widest = max((m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)), default=64)
-    per_pixel = widest * 4 * 3 / max(1, getattr(model, "unshuffle", 1)) ** 2
+    return widest * itemsize / max(1, getattr(model, "unshuffle", 1)) ** 2
+
+
+def auto_tile_size(model: nn.Module, device: torch.device, budget_fraction: float = 0.1, cap: int = 1024,
+                   itemsize: int = 4, image_shape: tuple[int, int] | None = None) -> int:
+    """A tile side (a multiple of 64) whose activations fit in `budget_fraction` of the free memory.
+
+    Activation memory per pixel ~ widest layer x 4 bytes x 3 live tensors / unshuffle^2. On the CPU the
+    side is also kept small enough that one activation (at `itemsize` bytes, the compute dtype's) stays
+    under ``CPU_ACTIVATION_BYTES``; for an `image_shape` whose whole activation fits, the image's longer
+    side is returned (no tiling).
+    """
+    per_pixel = _activation_bytes_per_pixel(model, 4) * 3
     side = int(math.sqrt(available_memory(device) * budget_fraction / per_pixel))
-    return int(min(cap, max(128, side // 64 * 64)))
+    side = min(cap, max(128, side // 64 * 64))
+    if device.type != "cpu":
+        return int(side)
+    per_pixel = _activation_bytes_per_pixel(model, itemsize)
+    if image_shape is not None and image_shape[0] * image_shape[1] * per_pixel <= CPU_ACTIVATION_BYTES:
+        return int(max(image_shape))
+    halo, _ = model_geometry(model)
+    core = int(math.sqrt(CPU_ACTIVATION_BYTES / per_pixel)) - 2 * halo
+    return int(min(side, max(128, core // 64 * 64)))
 
 
 def _window(length: int, ramp_before: int, ramp_after: int) -> np.ndarray:
