@@ -116,8 +116,8 @@ def main() -> None:
     set_names = [s.strip() for s in a.sets.split(",") if s.strip()]
     color = {n: Denoiser.load(a.rgb_model, device=a.device, ensemble=n, precision=a.precision) for n in sizes} if "color" in set_names else {}
 
-    def ours(n: int):
-        return lambda x, s: (color[n] if x.shape[2] == 3 else gray[n]).denoise_image(x, tile=0)
+    def ours(n: int):  # as `daekit denoise` runs it: the automatic tile size (tiled output equals whole, tested)
+        return lambda x, s: (color[n] if x.shape[2] == 3 else gray[n]).denoise_image(x)
 
     methods = {model_name(n): ours(n) for n in sizes}
     if not a.no_bm3d:
