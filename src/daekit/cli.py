@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from .allocator import keep_large_buffers
 from .errors import DaekitError
 
 EPILOG = """\
@@ -486,6 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    keep_large_buffers()  # CPU steps and tiles reuse their big buffers (see daekit.allocator)
     try:
         return COMMANDS[args.command](args)
     except DaekitError as e:
