@@ -4,8 +4,8 @@ glibc serves every allocation at or above its mmap threshold (adaptive, at most 
 with fresh pages from the kernel and returns them on free. A CPU training step or a large tile holds
 tensors of tens to hundreds of MiB, so without this setting it page-faults through all of them on every
 call. Raising the mmap and trim thresholds keeps such buffers in the heap for the next call. Measured on
-the 2-core AMX CPU: fine-tuning photo-gray (batch 128 of 80x80, bf16) 16 -> 30 patches/s with the same
-weights; photo-gray on a 1024 x 1024 image (bf16) 2.66 -> 1.49 s. The cost: freed memory (up to
+the 2-core AMX CPU: fine-tuning photo-gray (batch 128 of 80x80, bf16) 16 -> 27 patches/s through the
+CLI with the same weights (30 with MALLOC_MMAP_THRESHOLD_ set before start); photo-gray on a 1024 x 1024 image (bf16) 2.66 -> 1.49 s. The cost: freed memory (up to
 `limit`) stays with the process instead of going back to the system; its peak is unchanged.
 
 Library users may call ``keep_large_buffers()`` themselves; ``DAEKIT_NO_MALLOPT=1`` or a
