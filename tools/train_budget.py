@@ -101,7 +101,10 @@ def main() -> None:
     t0 = time.perf_counter()
     r = fit(cfg, data=data, overwrite=True, progress=False)
     print(f"trained {time.perf_counter() - t0:.0f} s", flush=True)
-    for h in r.history[:: max(1, len(r.history) // 15)] + r.history[-1:]:
+    shown = r.history[:: max(1, len(r.history) // 15)]
+    if shown[-1] is not r.history[-1]:  # the last epoch, once
+        shown.append(r.history[-1])
+    for h in shown:
         print(f"epoch {h['epoch']}: loss {h['train_loss']:.6f}  val PSNR {h['val_psnr']:.3f}  lr {h['lr']:.2e}  {h['seconds']:.1f} s", flush=True)
     test_sets(Path(a.out), data_dir, a.device)
     print(f"total {time.perf_counter() - t_start:.0f} s", flush=True)
