@@ -15,6 +15,11 @@ Spec syntax (CLI and config files)::
     gaussian:0..55            a range: each image draws its own sigma uniformly in [0, 55] (blind training)
     gaussian:25+masking:0.1   composition, applied left to right
     gaussian:102+clip         ``clip`` clamps to the data range at that point of the chain
+    camera                    a camera's noise: shot + read noise on a Bayer mosaic at ISO 200..25600,
+                              demosaicked, colour-processed, tone-mapped and smoothed as cameras do (camera.py)
+    camera:iso=3200,jpeg=70..95   named parameters (one value or a range), comma-separated
+    jpeg:75                   JPEG compression at quality 75 (jpeg:60..95: drawn per image)
+    camera|gaussian:0..50     a choice: each image gets one of the alternatives, drawn with equal odds
 
 The Keras denoising tutorial's ``noise_factor=0.4`` (std 0.4 on [0, 1] data, then clipped) is
 ``gaussian:102+clip`` (0.4 * 255 = 102).
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .camera import CAMERA_PARAMS, Param, camera_noise, jpeg_compress
 from .errors import DaekitError
 from .registry import Registry
 
@@ -189,6 +195,60 @@ class Clip(Noise):
         return torch.minimum(torch.maximum(x, self.low.to(x.dtype)), self.high.to(x.dtype))
 
 
+@NOISE.register("jpeg")
+class JPEG(Noise):
+    name = "jpeg"
+    info = NoiseInfo("quality", "JPEG quality, 1-100", 1.0, 100.0, "JPEG compression artefacts (4:2:0 chroma, IJG tables)")
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        q = self.level(x, generator)
+        q = torch.round(q.reshape(-1)) if isinstance(q, torch.Tensor) else q
+        span = self.high - self.low
+        if x.shape[1] not in (1, 3):
+            raise DaekitError(f"noise 'jpeg' needs gray or RGB images, got {x.shape[1]} channels")
+        return jpeg_compress(((x - self.low) / span).clamp(0, 1), q) * span + self.low
+
+
+@NOISE.register("camera")
+class Camera(Noise):
+    """A camera's sRGB noise from a clean image (camera.py); named parameters ``iso``, ``nr``, ``chroma``, ``jpeg``."""
+
+    name = "camera"
+    info = NoiseInfo(None, "", 0, 0, "a camera's noise: shot+read noise on a Bayer mosaic, demosaicked, "
+                     "colour-processed, optional JPEG (camera:iso=200..25600,nr=0..0.8,chroma=0..6,jpeg=0)")
+    params_info: dict[str, Param] = CAMERA_PARAMS
+
+    def __init__(self, value: float | tuple[float, float] | None = None, data_range: tuple[float, float] = (0.0, 1.0),
+                 **params: float | tuple[float, float]) -> None:
+        super().__init__(value, data_range)
+        self.given = {}
+        for key, v in params.items():
+            if key not in self.params_info:
+                raise DaekitError(f"noise 'camera': unknown parameter {key!r}; known: {', '.join(self.params_info)}")
+            p = self.params_info[key]
+            ends = tuple(float(e) for e in v) if isinstance(v, (tuple, list)) else (float(v), float(v))
+            for e in ends:
+                if not math.isfinite(e) or not (p.low <= e <= p.high):
+                    raise DaekitError(f"noise 'camera': {key} must be in [{p.low:g}, {p.high:g}], got {e:g}")
+            if ends[0] > ends[1]:
+                raise DaekitError(f"noise 'camera': range {ends[0]:g}..{ends[1]:g} must run from low to high")
+            if key == "jpeg" and ends[0] < 1 <= ends[1]:
+                raise DaekitError("noise 'camera': jpeg is a quality 1..100, or 0 for none; a range cannot span both")
+            self.given[key] = ends
+        self.params = {k: self.given.get(k, p.default) for k, p in self.params_info.items()}
+
+    @property
+    def spec(self) -> str:
+        def fmt(ends: tuple[float, float]) -> str:
+            return f"{ends[0]:g}" if ends[0] == ends[1] else f"{ends[0]:g}..{ends[1]:g}"
+
+        return self.name + ("" if not self.given else ":" + ",".join(f"{k}={fmt(v)}" for k, v in self.given.items()))
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        span = self.high - self.low
+        return camera_noise(((x - self.low) / span).clamp(0, 1), self.params, generator) * span + self.low
+
+
 class Compose(Noise):
     """Applies several noise models left to right, all drawing from the same generator."""
 
@@ -210,6 +270,58 @@ class Compose(Noise):
         return x
 
 
+class Choice(Noise):
+    """Each image of a batch gets one of several noise models (equal odds), all drawing from one generator.
+
+    Every alternative corrupts the whole batch and each image keeps its draw's row: the result for an
+    image depends only on the generator, never on which other images share its batch's alternative.
+    """
+
+    name = "choice"
+    info = NoiseInfo(None, "", 0, 0, "choice")
+
+    def __init__(self, options: list[Noise]) -> None:
+        nn.Module.__init__(self)
+        self.value, self.range = None, None
+        self.options = nn.ModuleList(options)
+
+    @property
+    def spec(self) -> str:
+        return "|".join(o.spec for o in self.options)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        pick = torch.randint(0, len(self.options), (x.shape[0],), generator=generator, device=x.device)
+        out = x.clone()
+        for i, option in enumerate(self.options):
+            y = option(x, generator)
+            out = torch.where((pick == i).view(-1, *([1] * (x.dim() - 1))), y, out)
+        return out
+
+
+def _number(term: str, raw: str) -> float | tuple[float, float]:
+    try:
+        lo, dots, hi = raw.partition("..")
+        return (float(lo), float(hi)) if dots else float(raw)
+    except ValueError:
+        raise DaekitError(f"bad noise spec {term!r}: {raw!r} is not a number or a range LOW..HIGH") from None
+
+
+def _parse_term(term: str, data_range: tuple[float, float]) -> Noise:
+    name, sep, raw = term.partition(":")
+    cls = NOISE.get(name.lower())
+    if sep and "=" in raw:  # named parameters: camera:iso=3200,jpeg=70..95
+        if not hasattr(cls, "params_info"):
+            raise DaekitError(f"bad noise spec {term!r}: {name!r} takes one value (e.g. '{name}:{_example(cls.info)}'), not key=value")
+        named = {}
+        for item in raw.split(","):
+            key, eq, val = item.partition("=")
+            if not eq or not key:
+                raise DaekitError(f"bad noise spec {term!r}: {item!r} is not key=value")
+            named[key.lower()] = _number(term, val)
+        return cls(None, data_range=data_range, **named)
+    return cls(_number(term, raw) if sep else None, data_range=data_range)
+
+
 def parse_noise(spec: str, data_range: tuple[float, float] = (0.0, 1.0)) -> Noise:
     """Builds a noise model from a spec such as ``"gaussian:25+masking:0.1"``.
 
@@ -222,23 +334,19 @@ def parse_noise(spec: str, data_range: tuple[float, float] = (0.0, 1.0)) -> Nois
     """
     if not isinstance(spec, str) or not spec.strip():
         raise DaekitError(f"empty noise spec {spec!r}; use e.g. 'gaussian:25', 'masking:0.3' or 'none'")
-    parts: list[Noise] = []
-    for term in spec.replace(" ", "").split("+"):
-        if not term:
-            raise DaekitError(f"bad noise spec {spec!r}: empty term around '+'")
-        name, sep, raw = term.partition(":")
-        cls = NOISE.get(name.lower())
-        value: float | tuple[float, float] | None = None
-        if sep:
-            try:
-                lo, dots, hi = raw.partition("..")
-                value = (float(lo), float(hi)) if dots else float(raw)
-            except ValueError:
-                raise DaekitError(f"bad noise spec {term!r}: {raw!r} is not a number or a range LOW..HIGH") from None
-        parts.append(cls(value, data_range=data_range))
-    if len(parts) > 1 and any(isinstance(p, Identity) for p in parts):
-        raise DaekitError(f"bad noise spec {spec!r}: 'none' cannot be combined with other noise")
-    return parts[0] if len(parts) == 1 else Compose(parts)
+    options: list[Noise] = []
+    for option in spec.replace(" ", "").split("|"):
+        if not option:
+            raise DaekitError(f"bad noise spec {spec!r}: empty alternative around '|'")
+        parts: list[Noise] = []
+        for term in option.split("+"):
+            if not term:
+                raise DaekitError(f"bad noise spec {spec!r}: empty term around '+'")
+            parts.append(_parse_term(term, data_range))
+        if len(parts) > 1 and any(isinstance(p, Identity) for p in parts):
+            raise DaekitError(f"bad noise spec {spec!r}: 'none' cannot be combined with other noise")
+        options.append(parts[0] if len(parts) == 1 else Compose(parts))
+    return options[0] if len(options) == 1 else Choice(options)
 
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:

@@ -347,11 +347,37 @@ def _restore(ck: Any, cfg: Config, model: nn.Module, opt: torch.optim.Optimizer,
         raise DaekitError(f"cannot resume: the checkpoint's training state is incomplete or does not fit ({e})") from None
 
 
+def inflate_to_color(gray: dict[str, torch.Tensor], color: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A gray model's weights for the same architecture with 3 channels in and out.
+
+    Where a tensor's shape differs in one dimension, 3x larger in the colour model (the image channels,
+    times a pixel-unshuffle factor's r*r sub-images, channel-major as ``pixel_unshuffle`` orders them):
+    on the input side (dim 1) each channel gets a third of the gray weight, so the first layer sees the
+    channels' mean; on the output side (dim 0) each channel gets the gray output. A colour photo with
+    equal channels is then denoised exactly as the gray model would denoise it.
+    """
+    out = {}
+    for k, w in gray.items():
+        want = color[k].shape
+        if w.shape == want:
+            out[k] = w
+            continue
+        diff = [d for d in range(w.dim()) if w.shape[d] != want[d]]
+        if len(diff) != 1 or want[diff[0]] != 3 * w.shape[diff[0]] or diff[0] > 1:
+            raise RuntimeError(f"cannot map {k} of shape {tuple(w.shape)} onto {tuple(want)}")
+        d = diff[0]
+        split = w.unsqueeze(d)  # (..., 1, n, ...): one colour channel of n sub-images
+        full = split.expand(*w.shape[:d], 3, *w.shape[d:]).reshape(want)
+        out[k] = full / 3 if d == 1 else full.clone()
+    return out
+
+
 def init_weights(model: nn.Module, source: str) -> dict[str, Any]:
     """Loads trained weights into `model` (fine-tuning); returns the source checkpoint's info.
 
     `source`: a shipped model name (``daekit models``), a run folder (its best checkpoint) or a
-    checkpoint file. Refused with one line if it holds another architecture.
+    checkpoint file. Refused with one line if it holds another architecture; a gray model may start
+    the same architecture in colour (``inflate_to_color``).
     """
     from .pretrained import find_pretrained
 
@@ -363,11 +389,15 @@ def init_weights(model: nn.Module, source: str) -> dict[str, Any]:
         return json.loads(json.dumps({k: v for k, v in full.items() if k != "image_size"}))
 
     have, want = arch(ck.model_spec), arch(model.spec)
+    gray_to_color = have.get("in_channels") == 1 and want.get("in_channels") == 3
+    if gray_to_color:  # a gray model starts a colour one: the same architecture with 3 channels in and out
+        have["in_channels"] = 3
     if have != want:
         diff = ", ".join(f"{k} {have.get(k)!r} vs {want.get(k)!r}" for k in sorted(set(have) | set(want), key=str) if have.get(k) != want.get(k))
         raise DaekitError(f"train.init: {source} holds another architecture than this run's model ({diff})")
     try:
-        model.load_state_dict(build_model(ck).state_dict())
+        state = build_model(ck).state_dict()
+        model.load_state_dict(inflate_to_color(state, model.state_dict()) if gray_to_color else state)
     except RuntimeError as e:  # e.g. a dense model of another image size
         raise DaekitError(f"train.init: the weights in {source} do not fit this run's model ({str(e).splitlines()[-1].strip()})") from None
     return ck.info

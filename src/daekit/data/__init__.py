@@ -75,6 +75,8 @@ FOLDER_SETS = {
     "bsd400": "BSD400 ('Train400'): 400 gray 180x180 photos, the usual photo-denoiser training set",
     "bsd68": "BSD68: 68 gray 481x321 test photos",
     "set12": "Set12: 12 gray test photos, 256x256 and 512x512",
+    "cbsd432": "CBSD432: 432 colour 481x321 BSDS photos, the usual colour photo-denoiser training set",
+    "cbsd68": "CBSD68: 68 colour 481x321 test photos (BSD68 in colour)",
 }
 
 
