@@ -47,3 +47,23 @@ def test_bad_arrays(dae):
 def test_evaluate_on_defaults_to_training_setup(dae):
     res = daekit.evaluate_on(dae, limit=40)
     assert res["data"] == "digits" and res["noise"] == "gaussian:50" and res["images"] == 40
+
+
+def test_blend_strength_and_colour_strength():
+    from daekit.api import blend
+
+    rng = np.random.default_rng(0)
+    noisy, out = rng.random((8, 9, 3)).astype(np.float32), rng.random((8, 9, 3)).astype(np.float32)
+    assert blend(noisy, out) is out
+    np.testing.assert_allclose(blend(noisy, out, 0.0), noisy)
+    np.testing.assert_allclose(blend(noisy, out, 0.25), noisy + 0.25 * (out - noisy), rtol=1e-6)
+    luma = np.array([0.299, 0.587, 0.114])
+    kept = blend(noisy, out, 0.0, 1.0)  # the luma of the input, the colour of the output
+    np.testing.assert_allclose(kept @ luma, noisy @ luma, atol=1e-6)
+    chroma = lambda a: a - (a @ luma)[..., None]  # noqa: E731
+    np.testing.assert_allclose(chroma(kept), chroma(out), atol=1e-6)
+    gray = blend(noisy[..., :1], out[..., :1], 0.5, 0.0)  # gray images have no colour part
+    np.testing.assert_allclose(gray, (noisy[..., :1] + out[..., :1]) / 2, rtol=1e-6)
+    for bad in (-0.1, 1.01, float("nan"), "x"):
+        with pytest.raises(DaekitError, match="between 0 and 1"):
+            blend(noisy, out, bad)

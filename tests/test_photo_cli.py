@@ -50,11 +50,12 @@ def test_default_model_cleans_a_16_bit_gray_png(tmp_path, capsys):
     assert _psnr(out / 65535, clean) > _psnr(noisy16 / 65535, clean) + 4
 
 
-def test_default_model_cleans_an_rgb_jpeg_in_opponent_color(tmp_path, capsys):
+def test_default_colour_model_is_photo_real_and_cleans_an_rgb_jpeg(tmp_path, capsys):
     clean = _clean(rgb=True)
     Image.fromarray((_noisy(clean) * 255 + 0.5).astype(np.uint8)).save(tmp_path / "n.jpg", quality=98)
-    rc, _, err = run(capsys, "denoise", tmp_path / "n.jpg", "-o", tmp_path / "c.png")
+    rc, out_text, err = run(capsys, "denoise", tmp_path / "n.jpg", "-o", tmp_path / "c.png")
     assert rc == 0, err
+    assert "model photo-real (camera and phone photos" in out_text and " s" in out_text  # which model, how long
     out = np.asarray(Image.open(tmp_path / "c.png")).astype(np.float32) / 255
     noisy = np.asarray(Image.open(tmp_path / "n.jpg")).astype(np.float32) / 255
     assert out.shape == clean.shape and _psnr(out, clean) > _psnr(noisy, clean) + 3
@@ -90,3 +91,75 @@ def test_bad_photo_files_give_one_line_and_touch_nothing(tmp_path, capsys):
     assert_one_line_error(rc, err, "neither a shipped model")
     rc, _, err = run(capsys, "denoise", tmp_path / "empty.png", "-o", tmp_path / "x.png", "--tile", "-3")
     assert_one_line_error(rc, err, "--tile must be >= 0")
+
+
+def test_camera_noise_photo_is_cleaned_by_the_default(tmp_path, capsys):
+    import torch
+
+    from daekit.noise import make_generator, parse_noise
+
+    clean = _clean(128, rgb=True)
+    x = torch.from_numpy(clean).permute(2, 0, 1)[None]
+    noisy = parse_noise("camera:iso=3200,jpeg=90")(x, make_generator(0))[0].permute(1, 2, 0).numpy()
+    Image.fromarray((noisy * 255 + 0.5).astype(np.uint8)).save(tmp_path / "n.png")
+    rc, _, err = run(capsys, "denoise", tmp_path / "n.png", "-o", tmp_path / "c.png")
+    assert rc == 0, err
+    out = np.asarray(Image.open(tmp_path / "c.png")).astype(np.float32) / 255
+    assert _psnr(out, clean) > _psnr(noisy, clean) + 2
+
+
+def test_strength_blends_and_color_strength_weighs_colour_noise(tmp_path, capsys):
+    clean = _clean(64, rgb=True)
+    noisy = (_noisy(clean, 20) * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "n.png")
+    outs = {}
+    for tag, flags in [("full", []), ("none", ["--strength", "0"]), ("half", ["--strength", "0.5"]),
+                       ("grain", ["--strength", "0", "--color-strength", "1"])]:
+        rc, _, err = run(capsys, "denoise", tmp_path / "n.png", "-o", tmp_path / f"{tag}.png", "--model", "photo-color", *flags)
+        assert rc == 0, err
+        outs[tag] = np.asarray(Image.open(tmp_path / f"{tag}.png")).astype(np.float64)
+    n = noisy.astype(np.float64)
+    assert np.abs(outs["none"] - n).max() <= 1  # strength 0: the input back
+    assert np.abs(outs["half"] - (n + outs["full"]) / 2).max() <= 1.5  # a blend, the same for every model
+    luma = np.array([0.299, 0.587, 0.114])
+    inside = ((outs["grain"] > 0) & (outs["grain"] < 255) & (outs["full"] > 0) & (outs["full"] < 255)).all(-1)  # not clipped
+    assert inside.mean() > 0.5
+    assert np.abs(outs["grain"] @ luma - n @ luma)[inside].max() <= 1.5  # luma noise (grain) kept ...
+    chroma = lambda a: a - (a @ luma)[..., None]  # noqa: E731
+    assert np.abs(chroma(outs["grain"]) - chroma(outs["full"]))[inside].max() <= 1.5  # ... colour noise removed
+    for bad in ("1.5", "-0.1", "nan"):
+        rc, _, err = run(capsys, "denoise", tmp_path / "n.png", "-o", tmp_path / "x.png", "--strength", bad)
+        assert_one_line_error(rc, err, "strength must be between 0 and 1")
+    rc, _, err = run(capsys, "denoise", tmp_path / "n.png", "-o", tmp_path / "x.png", "--color-strength", "2")
+    assert_one_line_error(rc, err, "--color-strength must be between 0 and 1")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "tif"])
+def test_exif_orientation_and_icc_profile_survive_denoise(tmp_path, capsys, ext):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[274], exif[271] = 6, "TestCam"  # rotate 90 degrees clockwise to view
+    img = Image.fromarray((_noisy(_clean(48, rgb=True)) * 255 + 0.5).astype(np.uint8)[:, :40])
+    img.save(tmp_path / f"in.{ext}", exif=exif.tobytes(), icc_profile=icc)
+    for out_ext in ("jpg", "png", "tif"):
+        rc, _, err = run(capsys, "denoise", tmp_path / f"in.{ext}", "-o", tmp_path / f"out.{out_ext}", "--model", "photo-color")
+        assert rc == 0, err
+        out = Image.open(tmp_path / f"out.{out_ext}")
+        assert out.info.get("icc_profile") == icc, (ext, out_ext)
+        # JPEG/PNG pixels stay as stored with their orientation tag; a TIFF input is decoded upright already
+        upright = ext == "tif"
+        if out_ext == "tif":
+            import tifffile
+
+            page = tifffile.TiffFile(tmp_path / f"out.{out_ext}").pages[0]
+            orient = page.tags["Orientation"].value if "Orientation" in page.tags else 1
+            shape = page.shape[:2]
+        else:
+            orient, shape = out.getexif().get(274, 1), (out.size[1], out.size[0])
+        assert orient == (1 if upright else 6), (ext, out_ext)
+        assert shape == ((40, 48) if upright else (48, 40)), (ext, out_ext)
+        if out_ext != "tif" and not upright:
+            assert out.getexif().get(271) == "TestCam"

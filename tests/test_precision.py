@@ -19,8 +19,12 @@ def test_names_resolve_to_a_compute_dtype(monkeypatch):
     assert Precision.for_inference(cpu, "fp32").dtype is None
     assert Precision.for_inference(cpu, "bf16").dtype is torch.bfloat16
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     assert native_bf16(cpu) and Precision.for_inference(cpu, "auto").dtype is torch.bfloat16
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)  # a CPU without AMX keeps fp32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)  # AVX512-BF16 alone (AMD Zen 4)
+    assert native_bf16(cpu) and Precision.for_inference(cpu, "auto").dtype is torch.bfloat16
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)  # neither: fp32
     assert not native_bf16(cpu) and Precision.for_inference(cpu, "auto").dtype is None
     assert not native_bf16(torch.device("meta"))
     with pytest.raises(DaekitError, match="unknown precision 'half'; use auto, fp32, bf16"):

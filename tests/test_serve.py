@@ -84,7 +84,7 @@ def test_page_has_no_external_requests(server):
 def test_upload_denoise_download(server, tmp_path):
     url, _ = server
     clean = _noisy_photo(tmp_path / "n.png")
-    code, d = _post(url, "n.png", (tmp_path / "n.png").read_bytes(), model="photo-gray", strength="1")
+    code, d = _post(url, "n.png", (tmp_path / "n.png").read_bytes(), model="photo-gray", strength="1", color_strength="1")
     assert code == 200, d
     st = _wait(url, d["id"])
     assert st["state"] == "done" and (st["width"], st["height"]) == (160, 160)
@@ -99,6 +99,9 @@ def test_bad_uploads_get_messages(server, tmp_path):
     url, state = server
     code, d = _post(url, "notes.png", b"this is not an image at all")
     assert code == 415 and "not an image" in d["error"]
+    ok, small = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    code, d = _post(url, "s.png", small.tobytes(), model="photo-gray", color_strength="1.5")
+    assert code == 400 and "colour strength must be between 0 and 1" in d["error"]
     code, d = _post(url, "big.png", b"\x89PNG\r\n\x1a\n" + bytes(700_000))
     assert code == 413 and "too large" in d["error"]
     ok, buf = cv2.imencode(".png", np.zeros((32, 32), np.uint8))

@@ -176,3 +176,20 @@ def test_documented_fine_tuning_examples_fit_the_shipped_photo_model():
     template = resolve_config(root / "configs" / "photo-gray-finetune.yaml")
     assert template.train.init == "photo-gray"
     init_weights(create_model(template.model.name, **template.model.args), "photo-gray")
+
+
+def test_gray_weights_start_a_colour_model_that_matches_them_on_gray_input():
+    from daekit.models import create_model
+    from daekit.train import init_weights
+
+    for shipped, unshuffle in (("photo-gray", 1), ("photo-gray-fast", 2)):
+        args = dict(image_size=(32, 32), depth=17, width=64, unshuffle=unshuffle, batch_norm=True)
+        color, gray = create_model("residual", in_channels=3, **args), create_model("residual", in_channels=1, **args)
+        init_weights(color, shipped)
+        init_weights(gray, shipped)
+        x = torch.rand(2, 1, 24, 24)
+        with torch.no_grad():
+            assert torch.allclose(color.eval()(x.expand(2, 3, 24, 24)), gray.eval()(x).expand(2, 3, 24, 24), atol=1e-5)
+    wrong = create_model("residual", in_channels=3, image_size=(32, 32), depth=5, width=16)
+    with pytest.raises(DaekitError, match="another architecture"):
+        init_weights(wrong, "photo-gray")

@@ -18,6 +18,7 @@ from .metrics import psnr, ssim
 from .noise import parse_noise
 from .train import FitResult, Precision, corrupt_fixed, denoise_batches, derive_seed, fit, select_device
 
+LUMA = (0.299, 0.587, 0.114)
 TEST_STREAM = 4  # generator stream for the fixed corruption of test sets
 STREAM_PIXELS = 1 << 24  # TIFF outputs above 16 Mpx are written band by band
 COLOR_MODES = ("per-channel", "opponent")
@@ -39,6 +40,44 @@ def from_opponent(opp: np.ndarray) -> np.ndarray:
     return ((opp - _OPP_OFFSET) @ _OPP_INV.T).astype(np.float32)
 
 
+def check_strength(value: float, what: str = "strength") -> float:
+    """`value` as a float in [0, 1], or DaekitError naming `what`."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise DaekitError(f"{what} must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= v <= 1.0:  # NaN fails too
+        raise DaekitError(f"{what} must be between 0 and 1, got {value!r}")
+    return v
+
+
+def blend(noisy: np.ndarray, denoised: np.ndarray, strength: float = 1.0, color_strength: float | None = None) -> np.ndarray:
+    """How much of the removed noise is removed: ``noisy + strength * (denoised - noisy)``, per pixel.
+
+    This is what `--strength` means for every model (a blend of output and input, as photo editors'
+    "amount" sliders do): 1 is the model's output, 0 the input, 0.5 keeps half the noise (a natural grain).
+    With `color_strength` (RGB images) the removed noise is split into its luma part (the gray residual
+    with the same ITU-R 601 luma) and the rest, its colour part, and each is weighted apart: most noise
+    a person dislikes is colour noise, so e.g. ``strength=0.5, color_strength=1`` keeps some grain and no
+    colour blotches.
+
+    Args:
+        noisy, denoised: (H, W, C) float arrays of the same shape.
+        strength: Weight of the luma (and, without `color_strength`, all) of the removed noise, 0..1.
+        color_strength: Weight of its colour part, 0..1 (None: the same as `strength`).
+    """
+    s = check_strength(strength)
+    sc = s if color_strength is None else check_strength(color_strength, "color strength")
+    if s == 1.0 and sc == 1.0:
+        return denoised
+    removed = denoised - noisy
+    if sc == s or noisy.shape[-1] != 3:
+        return noisy + s * removed
+    luma = removed @ np.array(LUMA, dtype=removed.dtype)  # (H, W)
+    gray = np.repeat(luma[..., None], 3, axis=-1)
+    return noisy + s * gray + sc * (removed - gray)
+
+
 class Denoiser:
     """A trained model ready to use: ``Denoiser.load("runs/x").denoise(noisy_array)``.
 
@@ -50,11 +89,14 @@ class Denoiser:
             ``ensemble.SelfEnsemble``): n times slower, about 0.1 dB cleaner on photos.
         precision: "auto" (bf16 where the device has bf16 matrix units: CUDA GPUs, CPUs with AMX; else
             fp32), "fp32" or "bf16". ``Precision.for_inference``.
+        strength: How much of the noise the model finds is removed, 0..1 (``blend``): 1 the model's
+            output, 0.5 keeps half the noise. Applies to images (``denoise``, ``denoise_image``, files).
+        color_strength: The same for the noise's colour part alone (None: as `strength`).
     """
 
     def __init__(self, model: nn.Module, config: Config, device: str | torch.device = "auto", history: list | None = None,
                  color: str = "per-channel", info: dict[str, Any] | None = None, ensemble: int = 1,
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", strength: float = 1.0, color_strength: float | None = None) -> None:
         if color not in COLOR_MODES:
             raise DaekitError(f"unknown color mode {color!r}; use {' or '.join(COLOR_MODES)}")
         self.device = select_device(device) if isinstance(device, str) else device
@@ -67,6 +109,8 @@ class Denoiser:
         self.info = info or {}
         self.ensemble = ensemble
         self.precision = precision
+        self.strength = check_strength(strength)
+        self.color_strength = None if color_strength is None else check_strength(color_strength, "color strength")
 
     @property
     def precision(self) -> str:
@@ -94,18 +138,19 @@ class Denoiser:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", which: str = "best", ensemble: int = 1,
-             precision: str = "auto") -> "Denoiser":
+             precision: str = "auto", strength: float = 1.0, color_strength: float | None = None) -> "Denoiser":
         """Loads a shipped model by name (``daekit models``), a run folder (its best checkpoint) or a checkpoint file."""
         from .pretrained import find_pretrained
 
         shipped = find_pretrained(path)
+        opts = dict(ensemble=ensemble, precision=precision, strength=strength, color_strength=color_strength)
         if shipped is not None:
             ckpt = load_checkpoint(shipped.weights)
             return cls(build_model(ckpt), config_from_dict(ckpt.config, f"model {shipped.name}"), device,
-                       color=shipped.color, info=shipped.describe(), ensemble=ensemble, precision=precision)
+                       color=shipped.color, info=shipped.describe(), **opts)
         ckpt = load_checkpoint(find_checkpoint(path, which))
-        return cls(build_model(ckpt), config_from_dict(ckpt.config, f"checkpoint {path}"), device, ensemble=ensemble,
-                   precision=precision)
+        return cls(build_model(ckpt), config_from_dict(ckpt.config, f"checkpoint {path}"), device,
+                   info={"name": str(path)}, **opts)
 
     @classmethod
     def from_fit(cls, result: FitResult, precision: str = "auto") -> "Denoiser":
@@ -180,7 +225,8 @@ class Denoiser:
             halo, multiple = model_geometry(self.model)
             bands = tiled_bands(self._run_crop, x, tile, overlap=max(16, halo // 2), halo=halo, multiple=multiple, progress=progress)
         for y0, band in bands:
-            yield y0, np.clip(from_opponent(band) if opponent else band, 0, 1)
+            band = np.clip(from_opponent(band) if opponent else band, 0, 1)
+            yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength, self.color_strength)
 
     def denoise(self, image: np.ndarray) -> np.ndarray:
         """Denoises one image (H, W) or (H, W, C), or a stack (N, H, W, C); uint8, uint16 or float in [0, 1].

@@ -131,13 +131,14 @@ def _demosaic(plane: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return num / den.clamp_min(1e-6)
 
 
-def _blur_per_image(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+def _blur_per_image(x: torch.Tensor, sigma: torch.Tensor, widest: float) -> torch.Tensor:
     """Gaussian blur of each image of `x` (B, C, H, W) with its own width `sigma` (B,) in pixels (0 = none).
 
-    Separable (two 1-D passes); the kernel reaches 3 sigma of the widest draw; edges are mirrored.
+    Separable (two 1-D passes); the kernel reaches 3 `widest` (the largest width that can be drawn, known
+    on the host: reading `sigma.max()` would stall the GPU every batch); edges are mirrored.
     """
     b, c, h, w = x.shape
-    r = max(1, int(math.ceil(3 * float(sigma.max()))))
+    r = max(1, int(math.ceil(3 * widest)))
     t = torch.arange(-r, r + 1, device=x.device, dtype=x.dtype)
     s = sigma.to(x.dtype).clamp_min(1e-3).view(b, 1)
     k1 = torch.exp(-0.5 * (t.view(1, -1) / s) ** 2)
@@ -245,7 +246,7 @@ def camera_noise(x: torch.Tensor, params: dict[str, tuple[float, float]], g: tor
     blue_gain = 1.5 + 0.4 * torch.rand(b, generator=g, device=dev, dtype=torch.float64)
     gains = torch.stack([red_gain, torch.ones_like(red_gain), blue_gain], dim=1)  # (B, 3)
     rgb2cam = _rgb2cam(b, g, dev)
-    cam2rgb = torch.linalg.inv(rgb2cam)
+    cam2rgb = torch.linalg.inv_ex(rgb2cam)[0]  # never singular (diagonally dominant); inv_ex does not sync to check
     nr = _draw(CAMERA_PARAMS["nr"], params["nr"], b, g, dev)
     chroma = _draw(CAMERA_PARAMS["chroma"], params["chroma"], b, g, dev)
     quality = torch.round(_draw(CAMERA_PARAMS["jpeg"], params["jpeg"], b, g, dev))  # IJG qualities are integers
@@ -271,17 +272,16 @@ def camera_noise(x: torch.Tensor, params: dict[str, tuple[float, float]], g: tor
     added = process(cam + noise) - process(cam)  # (B, 3, H, W) the noise as the sRGB image carries it
     # in-camera noise reduction, luma and chroma apart (JFIF's YCbCr, an orthogonal enough split here)
     ycc = torch.einsum("ij,bjhw->bihw", added.new_tensor(_RGB2YCC), added)
-    if bool((nr > 0).any()):
-        ycc = torch.cat([_blur_per_image(ycc[:, :1], nr), ycc[:, 1:]], dim=1)
-    if bool((chroma > 0).any()):
-        ycc = torch.cat([ycc[:, :1], _blur_per_image(ycc[:, 1:], chroma)], dim=1)
+    # (whether to blur and to compress is read from the parameters' ranges, not the draws: no GPU stall)
+    if params["nr"][1] > 0:
+        ycc = torch.cat([_blur_per_image(ycc[:, :1], nr, params["nr"][1]), ycc[:, 1:]], dim=1)
+    if params["chroma"][1] > 0:
+        ycc = torch.cat([ycc[:, :1], _blur_per_image(ycc[:, 1:], chroma, params["chroma"][1])], dim=1)
     added = torch.einsum("ij,bjhw->bihw", added.new_tensor(_YCC2RGB), ycc)
     noisy = (rgb + added).clamp(0, 1)
     if c == 1:
         noisy = (noisy * noisy.new_tensor(LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
-    # 5. JPEG where a quality was drawn
-    compress = quality >= 1
-    if bool(compress.any()):
-        idx = compress.nonzero().view(-1)
-        noisy = noisy.index_copy(0, idx, jpeg_compress(noisy[idx], quality[idx]))
+    # 5. JPEG at the drawn quality (a jpeg range is either 0, none, or within 1..100)
+    if params["jpeg"][1] >= 1:
+        noisy = jpeg_compress(noisy, quality)
     return noisy.to(x.dtype)

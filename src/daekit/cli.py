@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -135,16 +136,19 @@ def _denoise_parser(sub: Any) -> None:
         "denoise",
         help="denoise image files with a shipped or trained model",
         description="Denoise PNG, JPEG, TIFF or BMP files (gray or RGB, 8- or 16-bit); the output keeps the "
-        "input's bit depth (JPEG and BMP are 8-bit) and alpha channel. Folders are searched recursively. With one input "
+        "input's bit depth (JPEG and BMP are 8-bit), alpha channel, EXIF (orientation included) and ICC colour profile. "
+        "Folders are searched recursively. With one input "
         "file, -o may name the output file; otherwise -o is a folder mirroring the inputs' names. Without --model, "
-        "gray images get the shipped 'photo-gray' model and color images 'photo-rgb' (see `daekit models`). "
+        "color images get the shipped 'photo-real' model (camera and phone photos: real camera noise, JPEG) and gray "
+        "images 'photo-gray' (see `daekit models`). --strength blends the result with the input (the same on every "
+        "model); --color-strength weighs the colour part of the removed noise apart. "
         "Images of any size are processed in overlapping tiles chosen from the free memory; large TIFF outputs "
         "are written band by band.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", default=None, metavar="MODEL",
                    help="a shipped model name (`daekit models`), a run folder or a .safetensors checkpoint "
-                   "(default: photo-gray / photo-rgb by the image's channels)")
+                   "(default: photo-real for colour, photo-gray for gray images)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     p.add_argument("--tile", type=int, default=None, metavar="PIXELS",
                    help="tile side for large images (default: chosen from the free memory; 0 = never tile)")
@@ -153,6 +157,11 @@ def _denoise_parser(sub: Any) -> None:
     p.add_argument("--precision", default="auto", metavar="P", help=PRECISION_HELP)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
+    p.add_argument("--strength", type=float, default=1.0, metavar="S",
+                   help="how much of the noise found is removed, 0..1 (default 1; 0.5 keeps half of it, a natural grain)")
+    p.add_argument("--color-strength", type=float, default=None, metavar="S",
+                   help="the same for colour noise alone, 0..1 (default: as --strength); e.g. --strength 0.6 "
+                   "--color-strength 1 keeps some grain and no colour blotches")
 
 
 def _evaluate_parser(sub: Any) -> None:
@@ -273,7 +282,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_denoise(a: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from .api import Denoiser
+    from .api import Denoiser, check_strength
     from .ensemble import check_size
     from .images import IMAGE_SUFFIXES, find_images
     from .train import check_precision
@@ -294,6 +303,9 @@ def cmd_denoise(a: argparse.Namespace) -> int:
         raise DaekitError(f"--tile must be >= 0, got {a.tile}")
     check_size(a.ensemble)
     check_precision(a.precision)
+    check_strength(a.strength)
+    if a.color_strength is not None:
+        check_strength(a.color_strength, "--color-strength")
     cache: dict[str, Denoiser] = {}
 
     def model_for(src: Path) -> Denoiser:
@@ -304,15 +316,29 @@ def cmd_denoise(a: argparse.Namespace) -> int:
 
             name = default_for(read_image(src)[0].shape[2])
         if name not in cache:
-            cache[name] = Denoiser.load(name, device=a.device, ensemble=a.ensemble, precision=a.precision)
+            cache[name] = Denoiser.load(name, device=a.device, ensemble=a.ensemble, precision=a.precision,
+                                        strength=a.strength, color_strength=a.color_strength)
         return cache[name]
 
     if a.model is not None:
         model_for(files[0])  # a bad --model fails before any work
+    used: dict[str, list[float]] = {}
     for src, dst in tqdm(list(zip(files, targets)), desc="denoising", unit="image", disable=len(files) < 2):
-        model_for(src).denoise_file(src, dst, tile=a.tile, progress=len(files) == 1)
+        den = model_for(src)
+        t0 = time.perf_counter()
+        den.denoise_file(src, dst, tile=a.tile, progress=len(files) == 1)
+        used.setdefault(_model_label(den), []).append(time.perf_counter() - t0)
     print(f"wrote {len(targets)} image(s) to {targets[0] if single else out}")
+    for label, times in used.items():
+        each = f", {sum(times) / len(times):.2f} s per image" if len(times) > 1 else ""
+        print(f"model {label}: {len(times)} image(s) in {sum(times):.2f} s{each}")
     return 0
+
+
+def _model_label(den: Any) -> str:
+    """A shipped model's name and what it is for, or a run's path (for the CLI's report)."""
+    name = den.info.get("name", "?")
+    return f"{name} ({den.info['use']})" if den.info.get("use") else str(name)
 
 
 def _relative(f: Path, inputs: Sequence[str]) -> Path:
@@ -402,6 +428,8 @@ def cmd_models(_: argparse.Namespace) -> int:
     for p in list_pretrained():
         d = p.details
         print(f"{p.name}  ({p.weights.name}, {p.weights.stat().st_size / 1e6:.1f} MB)")
+        if d.get("use"):
+            print(f"  for:        {d['use']}")
         print(f"  {d.get('description', '')}")
         print(f"  trained on: {d.get('data', '-')}")
         print(f"  noise:      {d.get('noise', '-')}")

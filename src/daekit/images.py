@@ -2,11 +2,21 @@
 
 OpenCV does the decoding: unlike Pillow it reads 16-bit RGB PNG and TIFF without truncating to
 8 bits, and it caps decoded pixels (a decompression-bomb guard). Writes are atomic.
+
+Photo metadata survive a round trip: the EXIF block (orientation above all) and the ICC colour profile
+are read with Pillow (headers only) and written back into JPEG (APP1/APP2 segments) and PNG (eXIf/iCCP
+chunks) beside OpenCV's pixels, and into TIFF by tifffile (orientation and ICC tags). JPEG and PNG
+pixels are kept as stored, with their orientation tag: a viewer that turned the input turns the output
+alike. A TIFF is decoded upright already (OpenCV applies its orientation), so its tag is not carried.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import io
+import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -29,7 +39,45 @@ class ImageInfo:
 
     dtype: np.dtype
     alpha: np.ndarray | None = None  # (H, W) in the file's own dtype
+    exif: bytes | None = None  # the EXIF block, b"Exif\0\0" + TIFF-structured tags
+    icc: bytes | None = None  # the ICC colour profile
 
+    @property
+    def orientation(self) -> int | None:
+        """The EXIF orientation (1..8), if any."""
+        if not self.exif:
+            return None
+        from PIL import Image
+
+        ex = Image.Exif()
+        ex.load(self.exif)
+        value = ex.get(274)
+        return int(value) if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
+    """(EXIF block, ICC profile) of an image file, from its header only; (None, None) where it has none.
+
+    A TIFF's tags describe its own layout (strips, sizes): only its camera, software and date tags are
+    carried, rebuilt as a plain EXIF block, and not its orientation: OpenCV's TIFF decoder has already
+    turned the pixels upright (it does not for JPEG and PNG, whose orientation is carried as it is).
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:  # lazy: reads the header, never the pixels
+            icc = im.info.get("icc_profile") or None
+            exif = im.getexif()
+            if im.format == "TIFF":
+                keep = Image.Exif()
+                for tag in (271, 272, 305, 306):  # make, model, software, date
+                    if tag in exif:
+                        keep[tag] = exif[tag]
+                exif = keep
+            data = exif.tobytes() if len(exif) else None
+    except Exception:  # metadata are a courtesy: an unreadable header never stops a denoise
+        return None, None
+    return data, (bytes(icc) if icc else None)
 
 def read_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
     """Reads an image file into a float32 (H, W, C) array in [0, 1], C = 1 (gray) or 3 (RGB).
@@ -44,6 +92,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
     arr = to_float(img)
     if not np.isfinite(arr).all():
         raise DaekitError(f"image {path} contains NaN or infinite values")
+    info.exif, info.icc = read_metadata(path)
     return arr, info
 
 
@@ -126,10 +175,66 @@ def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None
         alpha = from_float(to_float(info.alpha), dtype)
         base = out if out.ndim == 3 else np.repeat(out[..., None], 3, axis=2)
         out = np.dstack([base, alpha])
+    exif, icc = (info.exif, info.icc) if info is not None else (None, None)
+    if suffix in (".tif", ".tiff") and (exif or icc):
+        rgb = out if out.ndim == 2 else np.concatenate([out[..., 2::-1], out[..., 3:]], axis=2)  # BGR(A) -> RGB(A)
+        atomic_write_bytes(path, _tiff_bytes(np.ascontiguousarray(rgb), info))
+        return
     ok, buf = cv2.imencode(suffix, np.ascontiguousarray(out))
     if not ok:
         raise DaekitError(f"could not encode {path}")
-    atomic_write_bytes(path, buf.tobytes())
+    data = buf.tobytes()
+    if suffix in (".jpg", ".jpeg"):
+        data = _jpeg_with_metadata(data, exif, icc)
+    elif suffix == ".png":
+        data = _png_with_metadata(data, exif, icc)
+    atomic_write_bytes(path, data)
+
+
+def _jpeg_with_metadata(data: bytes, exif: bytes | None, icc: bytes | None) -> bytes:
+    """JPEG bytes with an APP1 EXIF segment and APP2 ICC_PROFILE segments inserted after SOI."""
+    segments = []
+    if exif and len(exif) <= 65533:  # one APP1 segment holds it (larger blocks are dropped, as most tools do)
+        segments.append(b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif)
+    if icc:
+        chunk = 65519  # 65535 - 2 (length) - 12 ("ICC_PROFILE\0") - 2 (sequence number, count)
+        parts = [icc[i : i + chunk] for i in range(0, len(icc), chunk)]
+        if len(parts) <= 255:
+            for k, part in enumerate(parts, 1):
+                body = b"ICC_PROFILE\0" + bytes([k, len(parts)]) + part
+                segments.append(b"\xff\xe2" + struct.pack(">H", len(body) + 2) + body)
+    return data[:2] + b"".join(segments) + data[2:] if segments else data
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _png_with_metadata(data: bytes, exif: bytes | None, icc: bytes | None) -> bytes:
+    """PNG bytes with iCCP and eXIf chunks inserted after IHDR (both must precede the image data)."""
+    chunks = b""
+    if icc:
+        chunks += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc))
+    if exif:
+        chunks += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif)
+    end_of_ihdr = 8 + 8 + 13 + 4
+    return data[:end_of_ihdr] + chunks + data[end_of_ihdr:] if chunks else data
+
+
+def _tiff_bytes(out: np.ndarray, info: ImageInfo) -> bytes:
+    """A TIFF (RGB order, gray 2-D, or with alpha last) carrying the orientation and ICC profile tags."""
+    import tifffile
+
+    tags = []
+    if info.orientation:
+        tags.append((274, "H", 1, info.orientation, True))
+    if info.icc:
+        tags.append((34675, "B", len(info.icc), info.icc, True))
+    buf = io.BytesIO()
+    color = out.ndim == 3 and out.shape[2] >= 3
+    extra = {"extrasamples": [2]} if out.ndim == 3 and out.shape[2] in (2, 4) else {}  # 2: unassociated alpha
+    tifffile.imwrite(buf, out, photometric="rgb" if color else "minisblack", extratags=tags, metadata=None, **extra)
+    return buf.getvalue()
 
 
 def find_images(inputs: str | Path | list[str | Path]) -> list[Path]:

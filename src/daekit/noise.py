@@ -319,6 +319,9 @@ def _parse_term(term: str, data_range: tuple[float, float]) -> Noise:
                 raise DaekitError(f"bad noise spec {term!r}: {item!r} is not key=value")
             named[key.lower()] = _number(term, val)
         return cls(None, data_range=data_range, **named)
+    if sep and hasattr(cls, "params_info"):
+        raise DaekitError(f"bad noise spec {term!r}: {name!r} takes named parameters key=value "
+                          f"({', '.join(cls.params_info)}), e.g. '{name}:iso=3200,jpeg=70..95'")
     return cls(_number(term, raw) if sep else None, data_range=data_range)
 
 

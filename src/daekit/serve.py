@@ -90,19 +90,21 @@ class App:
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def new_job(self, data: bytes, model: str, strength: float) -> Job:
+    def new_job(self, data: bytes, model: str, strength: float, color_strength: float | None = None) -> Job:
+        from .api import check_strength
+
         suffix = sniff(data[:16])
         if suffix is None:
             raise DaekitError("not an image: upload a PNG, JPEG, TIFF or BMP file")
-        if not 0.0 <= strength <= 1.0:
-            raise DaekitError(f"strength must be between 0 and 1, got {strength:g}")
+        strength = check_strength(strength)
+        color_strength = None if color_strength is None else check_strength(color_strength, "colour strength")
         den = self.model(model)
         self._prune()
         job = Job(uuid.uuid4().hex, self.tmp / uuid.uuid4().hex, suffix)
         job.folder.mkdir()
         (job.folder / f"input{suffix}").write_bytes(data)
         self.jobs[job.id] = job
-        threading.Thread(target=self._run, args=(job, den, strength), daemon=True).start()
+        threading.Thread(target=self._run, args=(job, den, strength, color_strength), daemon=True).start()
         return job
 
     def _prune(self) -> None:
@@ -111,7 +113,8 @@ class App:
             shutil.rmtree(j.folder, ignore_errors=True)
             self.jobs.pop(j.id, None)
 
-    def _run(self, job: Job, den: Any, strength: float) -> None:
+    def _run(self, job: Job, den: Any, strength: float, color_strength: float | None) -> None:
+        from .api import blend
         from .images import read_image, write_image
 
         try:
@@ -123,8 +126,7 @@ class App:
             for y0, band in den.denoise_bands(img, self.tile):
                 out[y0 : y0 + band.shape[0]] = band
                 job.progress = (y0 + band.shape[0]) / h
-            if strength < 1.0:
-                out = strength * out + (1.0 - strength) * img
+            out = blend(img, out, strength, color_strength)  # what --strength / --color-strength do in the CLI
             write_image(job.folder / f"result{job.suffix}", out, info)
             write_image(job.folder / "preview_in.png", img)  # 8-bit PNGs for the browser; the result keeps its depth
             write_image(job.folder / "preview_out.png", out)
@@ -164,7 +166,7 @@ def build_app(state: App):
             return error(limit, 413)
         try:
             # Starlette's parser caps each part too: a body longer than its Content-Length cannot pass
-            form = await request.form(max_files=1, max_fields=4, max_part_size=state.max_bytes + 1)
+            form = await request.form(max_files=1, max_fields=5, max_part_size=state.max_bytes + 1)
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 return error("no file in the upload")
@@ -173,7 +175,9 @@ def build_app(state: App):
                 return error(limit, 413)
             if not data:
                 return error("the file is empty")
-            job = state.new_job(data, str(form.get("model") or state.choices[0]), float(form.get("strength") or 1.0))
+            color = form.get("color_strength")
+            job = state.new_job(data, str(form.get("model") or state.choices[0]), float(form.get("strength") or 1.0),
+                                None if color in (None, "") else float(color))
         except DaekitError as e:
             return error(str(e), 415 if str(e).startswith("not an image") else 400)
         except Exception as e:  # malformed multipart, a strength that is not a number, ...: a message, not a trace

@@ -78,13 +78,16 @@ def check_precision(precision: str) -> str:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether `device` has bf16 matrix units: a CUDA GPU that supports bf16, or a CPU with Intel AMX
-    (oneDNN's bf16 convolutions; without AMX, CPU bf16 is emulated or narrow and not worth it)."""
+    """Whether `device` computes bf16 natively: a CUDA GPU that supports bf16, or a CPU with Intel AMX or
+    AVX512-BF16 (oneDNN's bf16 convolutions). Measured: photo-gray 2.9x faster on an AMX Xeon; photo-real
+    1.9x faster on a 2-core AMD EPYC with AVX512-BF16 and no AMX (1.15 vs 2.24 s for a 512x512 photo,
+    -0.03 dB). Without either, CPU bf16 is emulated and not worth it."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        amx = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)  # torch >= 2.3
-        return bool(amx and amx())
+        cpu = getattr(torch, "cpu", None)
+        checks = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]  # torch >= 2.3
+        return any(bool(check and check()) for check in checks)
     return False
 
 

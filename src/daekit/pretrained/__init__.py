@@ -14,7 +14,7 @@ from ..errors import DaekitError
 
 HERE = Path(__file__).resolve().parent
 INDEX = HERE / "models.json"
-DEFAULT_GRAY, DEFAULT_RGB = "photo-gray", "photo-rgb"
+DEFAULT_GRAY, DEFAULT_RGB = "photo-gray", "photo-real"
 
 
 @dataclass
@@ -52,5 +52,5 @@ def find_pretrained(name: str | Path) -> Pretrained | None:
 
 
 def default_for(channels: int) -> str:
-    """The shipped model `daekit denoise` uses without --model: photo-gray for gray, photo-rgb for color."""
+    """The shipped model `daekit denoise` uses without --model: photo-gray for gray, photo-real for colour (camera photos)."""
     return DEFAULT_GRAY if channels == 1 else DEFAULT_RGB
