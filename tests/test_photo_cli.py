@@ -163,3 +163,12 @@ def test_exif_orientation_and_icc_profile_survive_denoise(tmp_path, capsys, ext)
         assert shape == ((40, 48) if upright else (48, 40)), (ext, out_ext)
         if out_ext != "tif" and not upright:
             assert out.getexif().get(271) == "TestCam"
+
+
+def test_two_inputs_of_one_name_are_refused_not_overwritten(tmp_path, capsys):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "x.png"), (_noisy(_clean(32)) * 255).astype(np.uint8))
+    rc, _, err = run(capsys, "denoise", tmp_path / "a" / "x.png", tmp_path / "b" / "x.png", "-o", tmp_path / "out")
+    assert_one_line_error(rc, err, "would both be written to")
+    assert not (tmp_path / "out").exists()

@@ -293,6 +293,11 @@ def cmd_denoise(a: argparse.Namespace) -> int:
     if len(files) > 1 and out.suffix.lower() in IMAGE_SUFFIXES:
         raise DaekitError(f"{len(files)} inputs but -o {out} names one file; give a folder")
     targets = [out] if single else [out / _relative(f, a.inputs) for f in files]
+    seen: dict[Path, Path] = {}
+    for f, t in zip(files, targets):  # two inputs of one name must not land on one output (the first would be lost)
+        if t.resolve() in seen:
+            raise DaekitError(f"{seen[t.resolve()]} and {f} would both be written to {t}; denoise them into separate folders")
+        seen[t.resolve()] = f
     inputs = {f.resolve() for f in files}
     for t in targets:
         if t.resolve() in inputs:
