@@ -54,6 +54,9 @@ class Job:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+AUTO = "auto"  # photo-real for colour photos, photo-gray for gray ones
+
+
 class App:
     """The server's state: models (loaded lazily), jobs, the temporary folder."""
 
@@ -65,7 +68,8 @@ class App:
 
         self.ensemble, self.precision = check_size(ensemble), check_precision(precision)  # before any model loads
 
-        self.choices = [p.name for p in list_pretrained() if p.name.startswith("photo")] + list(models)
+        # "auto" (first, the default): what `daekit denoise` picks without --model, by the photo's channels
+        self.choices = [AUTO] + [p.name for p in list_pretrained() if p.name.startswith("photo")] + list(models)
         # run folders load now (a bad one fails at start, not on the first upload); shipped models on first use
         self._models: dict[str, Any] = {m: self._load(m, device) for m in models}
         self.max_bytes = int(max_upload_mb * 1024 * 1024)
@@ -80,6 +84,8 @@ class App:
         return Denoiser.load(name, device=device, ensemble=self.ensemble, precision=self.precision)
 
     def model(self, name: str) -> Any:
+        if name == AUTO:
+            return None  # chosen once the upload is decoded
         if name not in self.choices:
             raise DaekitError(f"unknown model {name!r}; choose one of {', '.join(self.choices)}")
         with self._lock:
@@ -120,6 +126,10 @@ class App:
         try:
             job.state = "running"
             img, info = read_image(job.folder / f"input{job.suffix}")
+            if den is None:
+                from .pretrained import default_for
+
+                den = self.model(default_for(img.shape[2]))
             h, w = img.shape[:2]
             job.size = (w, h)
             out = np.empty_like(img)
