@@ -193,3 +193,18 @@ def test_output_that_would_overwrite_an_input(conv_run, tmp_path, capsys):
     rc, _, err = run(capsys, "denoise", "--model", conv_run, img, "-o", tmp_path / "out.png")
     assert_one_line_error(rc, err, "exists; pass --overwrite")
     assert (tmp_path / "out.png").read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("argv", [["train", "--seed", "-1"], ["train", "--seed", "1e23"],
+                                  ["evaluate", "--model", "photo-gray", "--seed", "-1"]])
+def test_bad_seeds_are_usage_errors_not_tracebacks(capsys, argv):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--seed: must be" in err.strip().splitlines()[-1] and "Traceback" not in err
+
+
+def test_a_negative_seed_in_the_config_is_refused_in_one_line(capsys, tmp_path):
+    rc, _, err = run(capsys, "train", "--set", "seed=-5", "--out", tmp_path / "r")
+    assert_one_line_error(rc, err, "seed")
+    assert not (tmp_path / "r").exists()

@@ -66,7 +66,7 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, metavar="LR", help="learning rate")
     p.add_argument("--loss", metavar="NAME", help="mse, bce or l1")
     p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed (same seed, same result)")
+    p.add_argument("--seed", type=_seed, metavar="N", help="random seed (same seed, same result)")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/run)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. train.lr=3e-4 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -112,7 +112,7 @@ def _stack_parser(sub: Any) -> None:
     p.add_argument("--pretrain-lr", type=float, default=1e-3, metavar="LR")
     p.add_argument("--finetune-lr", type=float, default=2e-3, metavar="LR")
     p.add_argument("--val-fraction", type=float, default=0.1, metavar="F", help="held out for validation accuracy (default 0.1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--cleaning", nargs="?", const="default", default="", metavar="SPEC,SPEC",
                    help="with --finetune classify: 'cleaning before classifying' - the classifier's test accuracy on "
@@ -129,6 +129,17 @@ ENSEMBLE_HELP = ("quality mode: average the model over N flips/rotations of the 
                  "N times slower; on photos with photo-gray about +0.07 dB (8)")
 PRECISION_HELP = ("auto (default): bf16 where the device has bf16 matrix units (CUDA GPUs, CPUs with AMX: ~3x "
                   "faster for ~0.01 dB), else fp32; or fp32, bf16")
+
+
+def _seed(text: str) -> int:
+    """argparse type of --seed: a whole number 0 <= N < 2**63 (what torch and numpy generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, got {text}")
+    return value
 
 
 def _denoise_parser(sub: Any) -> None:
@@ -177,7 +188,7 @@ def _evaluate_parser(sub: Any) -> None:
     p.add_argument("--noise", metavar="SPEC", help="corruption (default: the training noise)")
     p.add_argument("--split", default="test", choices=["test", "val"], help="which split (default test)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
-    p.add_argument("--seed", type=int, default=0, help="seed of the corruption (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the corruption (default 0)")
     p.add_argument("--ensemble", type=int, default=1, metavar="N", help=ENSEMBLE_HELP)
     p.add_argument("--precision", default="auto", metavar="P", help=PRECISION_HELP)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")

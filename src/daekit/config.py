@@ -99,7 +99,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     noise: str = "gaussian:50"  # corruption spec for training and validation; "none" = compression AE
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63)  # torch and numpy generators take non-negative 63-bit seeds
     out: str = "runs/run"  # run folder
 
 
