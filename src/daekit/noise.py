@@ -68,14 +68,8 @@ class Noise(nn.Module):
         else:
             if value is None:
                 raise DaekitError(f"noise {self.name!r} needs a {info.param} ({info.unit}), e.g. '{self.name}:{_example(info)}'")
-            ends = tuple(float(v) for v in value) if isinstance(value, (tuple, list)) else (float(value),)
-            for v in ends:
-                if not math.isfinite(v) or not (info.low <= v <= info.high):
-                    hi = "inf" if math.isinf(info.high) else f"{info.high:g}"
-                    raise DaekitError(f"noise {self.name!r}: {info.param} must be in [{info.low:g}, {hi}], got {v:g}")
+            ends = _checked_ends(self.name, info.param, info.low, info.high, value)
             if len(ends) == 2:
-                if ends[0] > ends[1]:
-                    raise DaekitError(f"noise {self.name!r}: range {ends[0]:g}..{ends[1]:g} must run from low to high")
                 self.range = (ends[0], ends[1])
             value = ends[-1]  # the strongest level of a range
         self.value = value
@@ -108,6 +102,19 @@ class Noise(nn.Module):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+
+def _checked_ends(noise: str, param: str, low: float, high: float, value: float | tuple[float, float] | list[float]) -> tuple[float, ...]:
+    """`value` (one number or a range LOW..HIGH) as a tuple of floats, each finite and in [low, high], a range
+    running from low to high; else DaekitError naming the noise and the parameter."""
+    ends = tuple(float(v) for v in value) if isinstance(value, (tuple, list)) else (float(value),)
+    for v in ends:
+        if not math.isfinite(v) or not (low <= v <= high):
+            hi = "inf" if math.isinf(high) else f"{high:g}"
+            raise DaekitError(f"noise {noise!r}: {param} must be in [{low:g}, {hi}], got {v:g}")
+    if len(ends) == 2 and ends[0] > ends[1]:
+        raise DaekitError(f"noise {noise!r}: range {ends[0]:g}..{ends[1]:g} must run from low to high")
+    return ends
 
 
 def _example(info: NoiseInfo) -> str:
@@ -226,12 +233,8 @@ class Camera(Noise):
             if key not in self.params_info:
                 raise DaekitError(f"noise 'camera': unknown parameter {key!r}; known: {', '.join(self.params_info)}")
             p = self.params_info[key]
-            ends = tuple(float(e) for e in v) if isinstance(v, (tuple, list)) else (float(v), float(v))
-            for e in ends:
-                if not math.isfinite(e) or not (p.low <= e <= p.high):
-                    raise DaekitError(f"noise 'camera': {key} must be in [{p.low:g}, {p.high:g}], got {e:g}")
-            if ends[0] > ends[1]:
-                raise DaekitError(f"noise 'camera': range {ends[0]:g}..{ends[1]:g} must run from low to high")
+            ends = _checked_ends(self.name, key, p.low, p.high, v)
+            ends = (ends[0], ends[-1])  # one value is the range value..value
             if key == "jpeg" and ends[0] < 1 <= ends[1]:
                 raise DaekitError("noise 'camera': jpeg is a quality 1..100, or 0 for none; a range cannot span both")
             self.given[key] = ends
