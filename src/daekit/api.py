@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .camera import LUMA
 from .checkpoint import build_model, find_checkpoint, load_checkpoint
 from .config import Config, config_from_dict, config_to_dict, resolve_config
 from .data import ImageData, load_dataset
@@ -18,7 +19,6 @@ from .metrics import psnr, ssim
 from .noise import parse_noise
 from .train import FitResult, Precision, corrupt_fixed, denoise_batches, derive_seed, fit, select_device
 
-LUMA = (0.299, 0.587, 0.114)
 TEST_STREAM = 4  # generator stream for the fixed corruption of test sets
 STREAM_PIXELS = 1 << 24  # TIFF outputs above 16 Mpx are written band by band
 COLOR_MODES = ("per-channel", "opponent")

@@ -56,6 +56,11 @@ _Q_CHROMA = [
 ]
 
 
+def _ycc(x: torch.Tensor, matrix: list[list[float]]) -> torch.Tensor:
+    """(B, 3, H, W) through a 3x3 colour matrix: JFIF's RGB -> YCbCr (chroma centred on 0) or back."""
+    return torch.einsum("ij,bjhw->bihw", x.new_tensor(matrix), x)
+
+
 @dataclass(frozen=True)
 class Param:
     """One named parameter of a multi-parameter noise (``camera:iso=3200,jpeg=70..95``)."""
@@ -204,17 +209,13 @@ def jpeg_compress(x: torch.Tensor, quality: torch.Tensor | float) -> torch.Tenso
     if c == 1:
         out = _blockwise(v - 128.0, q_luma, d) + 128.0
     else:
-        r, g_, bl = v[:, 0:1], v[:, 1:2], v[:, 2:3]
-        y = 0.299 * r + 0.587 * g_ + 0.114 * bl
-        cb = -0.168736 * r - 0.331264 * g_ + 0.5 * bl + 128.0
-        cr = 0.5 * r - 0.418688 * g_ - 0.081312 * bl + 128.0
-        y = torch.round(y)
-        chroma = F.avg_pool2d(torch.cat([cb, cr], dim=1), 2)  # 4:2:0
+        ycc = _ycc(v, _RGB2YCC)  # chroma centred on 0: JFIF adds 128 and the DCT's level shift takes it off again
+        y = torch.round(ycc[:, :1])
+        chroma = F.avg_pool2d(ycc[:, 1:], 2)  # 4:2:0
         y = _blockwise(y - 128.0, q_luma, d) + 128.0
-        chroma = _blockwise(chroma - 128.0, q_chroma, d) + 128.0
+        chroma = _blockwise(chroma, q_chroma, d)
         chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)  # libjpeg's "fancy" upsampling
-        cb, cr = chroma[:, 0:1] - 128.0, chroma[:, 1:2] - 128.0
-        out = torch.cat([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], dim=1)
+        out = _ycc(torch.cat([y, chroma], dim=1), _YCC2RGB)
     out = torch.round(out.clamp(0, 255))[:, :, :h, :w] / 255.0
     return out.to(dtype)
 
@@ -271,13 +272,13 @@ def camera_noise(x: torch.Tensor, params: dict[str, tuple[float, float]], g: tor
 
     added = process(cam + noise) - process(cam)  # (B, 3, H, W) the noise as the sRGB image carries it
     # in-camera noise reduction, luma and chroma apart (JFIF's YCbCr, an orthogonal enough split here)
-    ycc = torch.einsum("ij,bjhw->bihw", added.new_tensor(_RGB2YCC), added)
+    ycc = _ycc(added, _RGB2YCC)
     # (whether to blur and to compress is read from the parameters' ranges, not the draws: no GPU stall)
     if params["nr"][1] > 0:
         ycc = torch.cat([_blur_per_image(ycc[:, :1], nr, params["nr"][1]), ycc[:, 1:]], dim=1)
     if params["chroma"][1] > 0:
         ycc = torch.cat([ycc[:, :1], _blur_per_image(ycc[:, 1:], chroma, params["chroma"][1])], dim=1)
-    added = torch.einsum("ij,bjhw->bihw", added.new_tensor(_YCC2RGB), ycc)
+    added = _ycc(ycc, _YCC2RGB)
     noisy = (rgb + added).clamp(0, 1)
     if c == 1:
         noisy = (noisy * noisy.new_tensor(LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)

@@ -25,12 +25,13 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..camera import LUMA as ITU_601_LUMA
 from ..errors import DaekitError
 from ..images import decode_image, find_images, to_float
 
 VAL_CROP = 512
 PATCH_STREAM = 5  # generator stream of the patch plans (see train.derive_seed)
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+LUMA = np.array(ITU_601_LUMA, dtype=np.float32)
 
 
 def _derive(*keys: int) -> np.random.Generator:
