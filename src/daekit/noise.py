@@ -252,11 +252,10 @@ class Camera(Noise):
         return camera_noise(((x - self.low) / span).clamp(0, 1), self.params, generator) * span + self.low
 
 
-class Compose(Noise):
-    """Applies several noise models left to right, all drawing from the same generator."""
+class _Combination(Noise):
+    """Several noise models joined by `sep` in the spec (their parts in ``self.parts``), one generator for all."""
 
-    name = "compose"
-    info = NoiseInfo(None, "", 0, 0, "composition")
+    sep = ""
 
     def __init__(self, parts: list[Noise]) -> None:
         nn.Module.__init__(self)
@@ -265,7 +264,14 @@ class Compose(Noise):
 
     @property
     def spec(self) -> str:
-        return "+".join(p.spec for p in self.parts)
+        return self.sep.join(p.spec for p in self.parts)
+
+
+class Compose(_Combination):
+    """Applies several noise models left to right, all drawing from the same generator."""
+
+    name, sep = "compose", "+"
+    info = NoiseInfo(None, "", 0, 0, "composition")
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         for part in self.parts:
@@ -273,29 +279,20 @@ class Compose(Noise):
         return x
 
 
-class Choice(Noise):
+class Choice(_Combination):
     """Each image of a batch gets one of several noise models (equal odds), all drawing from one generator.
 
     Every alternative corrupts the whole batch and each image keeps its draw's row: the result for an
     image depends only on the generator, never on which other images share its batch's alternative.
     """
 
-    name = "choice"
+    name, sep = "choice", "|"
     info = NoiseInfo(None, "", 0, 0, "choice")
 
-    def __init__(self, options: list[Noise]) -> None:
-        nn.Module.__init__(self)
-        self.value, self.range = None, None
-        self.options = nn.ModuleList(options)
-
-    @property
-    def spec(self) -> str:
-        return "|".join(o.spec for o in self.options)
-
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        pick = torch.randint(0, len(self.options), (x.shape[0],), generator=generator, device=x.device)
+        pick = torch.randint(0, len(self.parts), (x.shape[0],), generator=generator, device=x.device)
         out = x.clone()
-        for i, option in enumerate(self.options):
+        for i, option in enumerate(self.parts):
             y = option(x, generator)
             out = torch.where((pick == i).view(-1, *([1] * (x.dim() - 1))), y, out)
         return out
