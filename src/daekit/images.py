@@ -11,12 +11,11 @@ alike. A TIFF is decoded upright already (OpenCV applies its orientation), so it
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import io
 import struct
 import zlib
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -78,6 +77,7 @@ def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
     except Exception:  # metadata are a courtesy: an unreadable header never stops a denoise
         return None, None
     return data, (bytes(icc) if icc else None)
+
 
 def read_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
     """Reads an image file into a float32 (H, W, C) array in [0, 1], C = 1 (gray) or 3 (RGB).
