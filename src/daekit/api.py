@@ -87,7 +87,7 @@ class Denoiser:
         device: Where to run it ("auto", "cpu", "cuda", ...).
         ensemble: Average the model over this many flips/rotations of each input (1, 2, 4 or 8;
             ``ensemble.SelfEnsemble``): n times slower, about 0.1 dB cleaner on photos.
-        precision: "auto" (bf16 where the device has bf16 matrix units: CUDA GPUs, CPUs with AMX; else
+        precision: "auto" (bf16 where the device computes it natively: CUDA GPUs, CPUs with AMX or AVX512-BF16; else
             fp32), "fp32" or "bf16". ``Precision.for_inference``.
         strength: How much of the noise the model finds is removed, 0..1 (``blend``): 1 the model's
             output, 0.5 keeps half the noise. Applies to images (``denoise``, ``denoise_image``, files).

@@ -34,7 +34,7 @@ MAX_PIXELS = 1 << 28  # 268 Mpx, e.g. 16384 x 16384: larger images are refused a
 
 @dataclass
 class ImageInfo:
-    """What is needed to write a result like its input: bit depth and an alpha channel to carry over."""
+    """What is needed to write a result like its input: bit depth, an alpha channel and the photo metadata to carry over."""
 
     dtype: np.dtype
     alpha: np.ndarray | None = None  # (H, W) in the file's own dtype
