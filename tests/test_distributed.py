@@ -90,7 +90,8 @@ def test_a_dying_rank_ends_the_job_with_a_clear_message(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
     try:
         deadline = time.time() + 120
-        while not (tmp_path / "run" / "metrics.jsonl").exists() and time.time() < deadline and proc.poll() is None:
+        metrics = tmp_path / "run" / "metrics.jsonl"
+        while not (metrics.exists() and metrics.read_text().strip()) and time.time() < deadline and proc.poll() is None:
             time.sleep(0.2)
         ranks = _children(proc.pid)
         assert len(ranks) == 2, "rank processes not found"
@@ -104,3 +105,58 @@ def test_a_dying_rank_ends_the_job_with_a_clear_message(tmp_path):
     assert proc.returncode != 0
     assert "SIGKILL" in out or "lost contact with another rank" in out, out[-3000:]
     assert (tmp_path / "run" / "checkpoints" / "last.safetensors").exists()  # the last good checkpoint is intact
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+RESTART_RUN = ["--epochs", "6", "--batch-size", "16", "--set", "train.checkpoint_minutes=0"]
+
+
+def _kill_a_rank_after_epoch_1(agents: list[subprocess.Popen], run: Path) -> None:
+    """SIGKILLs the rank process of the last agent once epoch 1 is logged (mid-job)."""
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text().strip():
+        assert time.time() < deadline and all(a.poll() is None for a in agents), "the job did not start"
+        time.sleep(0.05)
+    ranks = _children(agents[-1].pid)
+    assert ranks, "rank process not found"
+    os.kill(ranks[-1], signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the rank processes")
+@pytest.mark.parametrize("layout", ["one-node", "two-nodes"])
+def test_a_killed_rank_is_restarted_and_the_job_ends_as_if_never_killed(tmp_path, layout):
+    # torchrun --max-restarts restarts every rank; they resume from the last checkpoint by themselves
+    ref = _torchrun(2, *RESTART_RUN, "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    run = tmp_path / "run"
+    train = ["-m", "daekit", "train", *COMMON, *RESTART_RUN, "--out", str(run)]
+    if layout == "one-node":
+        cmds = [[TORCHRUN, "--standalone", "--nproc_per_node=2", "--max-restarts=1", *train]]
+    else:  # two agents, one rank each, meeting at a c10d rendezvous on this machine
+        rdzv = ["--nnodes=2", "--nproc_per_node=1", "--max-restarts=1", "--rdzv-backend=c10d",
+                f"--rdzv-endpoint=127.0.0.1:{_free_port()}", f"--rdzv-id=daekit-{os.getpid()}"]
+        cmds = [[TORCHRUN, *rdzv, *train] for _ in range(2)]
+    logs = [tmp_path / f"agent{i}.log" for i in range(len(cmds))]  # files, not pipes: no agent blocks on a full pipe
+    agents = [subprocess.Popen(c, stdout=open(log, "w"), stderr=subprocess.STDOUT, text=True, env=_env()) for c, log in zip(cmds, logs)]
+    try:
+        _kill_a_rank_after_epoch_1(agents, run)
+        for a in agents:
+            a.wait(timeout=180)
+    finally:
+        for a in agents:
+            if a.poll() is None:
+                a.kill()
+    outs = [log.read_text() for log in logs]
+    assert all(a.returncode == 0 for a in agents), outs[-1][-3000:]
+    assert any("restart" in o.lower() for o in outs), outs[-1][-3000:]  # torchrun did restart the workers
+    rows = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows == [1, 2, 3, 4, 5, 6]  # each epoch logged once
+    a, b = _weights(tmp_path / "ref"), _weights(run)
+    assert all(torch.equal(a[k], b[k]) for k in a)

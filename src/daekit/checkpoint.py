@@ -143,8 +143,9 @@ def save_checkpoint(
         "train_state": json.dumps(skeleton),
     }
     sidecar = {"model": model.spec, "config": config, "info": info or {}, "weights": path.name}
-    atomic_write_text(path.with_suffix(".json"), json_text(sidecar, indent=2) + "\n")
+    # weights first: a kill between the two leaves a sidecar one save behind, never one ahead of the weights
     atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    atomic_write_text(path.with_suffix(".json"), json_text(sidecar, indent=2) + "\n")
     return path
 
 

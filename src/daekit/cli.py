@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from .allocator import keep_large_buffers
 from .errors import DaekitError
+from .interrupts import Interrupted
 
 EPILOG = """\
 noise specs:
@@ -537,6 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DaekitError as e:
         print(f"daekit: error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:  # a job that saved its state before stopping says where
+        print(f"daekit: {e}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("daekit: interrupted", file=sys.stderr)
         return 130

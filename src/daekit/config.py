@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_STRICT = ConfigDict(extra="forbid", strict=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)  # NaN and inf are never a setting
 
 
 class _Loader(yaml.SafeLoader):
@@ -86,6 +86,9 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory layout for convolutions (CUDA and CPU: 1.2-1.3x faster training on oneDNN)
     compile: bool = False  # torch.compile the training model (pays a compile time once; best on GPUs)
     val_batch_size: int = Field(1024, ge=1)
+    # a resumable checkpoint within an epoch every this many minutes (0: at the end of each epoch only),
+    # so a kill loses minutes, not an epoch; Ctrl-C and SIGTERM also save one before stopping
+    checkpoint_minutes: float = Field(10.0, ge=0.0)
     # start from trained weights (fine-tuning): a shipped model name, a run folder or a checkpoint file;
     # its architecture must be the one `model` describes. Ignored on --resume (the run's own weights win).
     init: Optional[str] = None
@@ -173,13 +176,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return d
 
 
+def config_text(cfg: Config, json_format: bool = False) -> str:
+    """The text ``write_config`` writes: YAML, or JSON with `json_format`."""
+    d = config_to_dict(cfg)
+    return json.dumps(d, indent=2) + "\n" if json_format else yaml.safe_dump(d, sort_keys=False)
+
+
 def write_config(cfg: Config, path: str | Path) -> None:
     """Writes the config as YAML (or JSON for ``.json``), atomically."""
     from .checkpoint import atomic_write_text
 
-    d = config_to_dict(cfg)
-    text = json.dumps(d, indent=2) + "\n" if str(path).endswith(".json") else yaml.safe_dump(d, sort_keys=False)
-    atomic_write_text(path, text)
+    atomic_write_text(path, config_text(cfg, str(path).endswith(".json")))
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -21,11 +21,12 @@ stops the job); ``DAEKIT_DIST_TIMEOUT`` (seconds, default 300) bounds any wait o
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -59,9 +60,9 @@ class Context:
         """Mean of a scalar tensor over ranks."""
         if not self.active:
             return value
-        v = value.detach().clone().float()
+        v = value.detach().clone().float().to(_collective_device())
         _guard(dist.all_reduce, v)
-        return v / self.world
+        return (v / self.world).to(value.device)
 
     def broadcast(self, obj: Any) -> Any:
         """Rank 0's `obj` on every rank (picklable values made by daekit itself, never user files)."""
@@ -71,20 +72,48 @@ class Context:
         _guard(dist.broadcast_object_list, box, src=0)
         return box[0]
 
+    def any(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag, true if it is true on any rank (one all-reduce): ranks that must act together agree."""
+        if not self.active:
+            return tuple(bool(f) for f in flags)
+        v = torch.tensor([float(bool(f)) for f in flags], device=_collective_device())
+        _guard(dist.all_reduce, v, op=dist.ReduceOp.MAX)
+        return tuple(bool(x) for x in v.tolist())
+
     def barrier(self) -> None:
         if self.active:
             _guard(dist.barrier)
 
 
+def _collective_device() -> torch.device:
+    """Where a collective's tensors must live: the current GPU under NCCL, else the CPU."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+_COMMS_WORDS = ("gloo", "nccl", "connection", "timed out", "timeout", "socket", "peer")
+
+
 def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Runs a collective; a dead or silent peer becomes one DaekitError line instead of a trace or a hang."""
-    try:
+    with peers_lost():
         return fn(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def peers_lost() -> Iterator[None]:
+    """Within the block (collectives, or a DDP step whose backward all-reduces the gradients), a failure
+    of the process group becomes one DaekitError line saying what to do."""
+    try:
+        yield
     except (RuntimeError, dist.DistError) as e:  # DistBackendError / timeouts subclass these
+        comms = isinstance(e, dist.DistError) or any(w in str(e).lower() for w in _COMMS_WORDS)
+        if not dist.is_initialized() or not comms:  # another failure (e.g. out of memory) keeps its own words
+            raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DaekitError(
             f"rank {dist.get_rank()}: lost contact with another rank of the job ({first}); "
-            "stopping. Resume from the last checkpoint with --resume (any number of ranks)"
+            "stopping. Resume from the last checkpoint with --resume (any number of ranks), "
+            "or let torchrun --max-restarts do it"
         ) from None
 
 
@@ -94,6 +123,28 @@ def context() -> Context:
     if world <= 1:
         return Context()
     return Context(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def restarted() -> bool:
+    """Whether torchrun restarted this job after a failure (``--max-restarts``): it should resume."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
+
+
+def _attempt_store(ctx: Context, timeout: timedelta) -> dist.Store | None:
+    """Under torchrun: the job's key-value store, with this attempt's own key prefix (None elsewhere).
+
+    torchrun's agent keeps one store for the whole job, and the ranks of a restarted attempt
+    (``--max-restarts``) would otherwise find the dead attempt's addresses in it and fail to connect
+    (seen on the CPU with gloo, about one restart in three). Keys under ``daekit/attempt_N`` cannot
+    be stale. Who hosts the store follows torch's own env:// rendezvous.
+    """
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+    if attempt is None or "MASTER_ADDR" not in os.environ:
+        return None
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == str(True)
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), ctx.world,
+                          is_master=not agent and ctx.is_main, timeout=timeout, multi_tenant=not agent)
+    return dist.PrefixStore(f"daekit/attempt_{attempt}", store)
 
 
 def setup(device: torch.device) -> tuple[Context, torch.device]:
@@ -108,7 +159,11 @@ def setup(device: torch.device) -> tuple[Context, torch.device]:
         backend = "nccl" if device.type == "cuda" else "gloo"
         timeout = timedelta(seconds=float(os.environ.get("DAEKIT_DIST_TIMEOUT", "300")))
         try:
-            dist.init_process_group(backend, timeout=timeout)
+            store = _attempt_store(ctx, timeout)
+            if store is None:
+                dist.init_process_group(backend, timeout=timeout)
+            else:
+                dist.init_process_group(backend, timeout=timeout, store=store, rank=ctx.rank, world_size=ctx.world)
         except (RuntimeError, ValueError) as e:
             raise DaekitError(f"cannot join the distributed job ({str(e).splitlines()[0]})") from None
     return ctx, device

@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +20,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import distributed
+from . import distributed, interrupts
 from .checkpoint import atomic_write_text, build_model, find_checkpoint, json_text, load_checkpoint, save_checkpoint
-from .config import Config, config_to_dict, write_config
+from .config import Config, config_text, config_to_dict, write_config
 from .data import ImageData, InMemoryLoader, PatchData, load_dataset
 from .data.folder import place_shard
 from .errors import DaekitError
 from .metrics import psnr, ssim
 from .models import MODELS, create_model, model_arguments
 from .noise import Noise, make_generator, parse_noise
+from .runfolder import RunFolder
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
@@ -149,6 +149,15 @@ def build_scheduler(opt: torch.optim.Optimizer, cfg: Config, steps_per_epoch: in
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+@dataclass
+class EpochProgress:
+    """How far an epoch got: batches done, the sum of their losses (x samples) and the sample count."""
+
+    step: int = 0
+    loss_sum: torch.Tensor | float = 0.0
+    samples: int = 0
+
+
 def train_one_epoch(
     model: nn.Module,
     loader: Any,
@@ -161,19 +170,24 @@ def train_one_epoch(
     precision: Precision | None = None,
     bar: tqdm | None = None,
     shard: slice | None = None,
+    begin: EpochProgress | None = None,
+    after_step: Callable[[EpochProgress], None] | None = None,
 ) -> float:
     """One pass over `loader`: corrupt each clean batch, reconstruct it, step. Returns the mean loss.
 
     `scheduler` is stepped after every batch (pass None for per-epoch or constant schedules).
     `shard`: the rows of each (global) batch this process trains on, after the whole batch is
     corrupted (distributed training: see distributed.py); None trains on all of it.
+    `begin`: continue an epoch saved part-way (the loader must start at batch ``begin.step``).
+    `after_step`: called after every batch with the progress so far (checkpoints within the epoch).
     """
     model.train()
     precision = precision or Precision(None, None)
     device = next(model.parameters()).device
-    total = torch.zeros((), device=device)
-    n = 0
-    for i, clean in enumerate(loader):  # clean: (B, C, H, W), already on the device
+    begin = begin or EpochProgress()
+    total = torch.zeros((), device=device) + float(begin.loss_sum)
+    n = begin.samples
+    for i, clean in enumerate(loader, start=begin.step):  # clean: (B, C, H, W), already on the device
         noisy = noise(clean, generator)
         if shard is not None:
             clean, noisy = clean[shard], noisy[shard]
@@ -196,6 +210,8 @@ def train_one_epoch(
             bar.update(1)
             if i % 20 == 0:  # .item() syncs the device: not every step
                 bar.set_postfix_str(f"loss {loss.item():.4g}", refresh=False)
+        if after_step is not None:
+            after_step(EpochProgress(i + 1, total, n))
     if n == 0:
         raise DaekitError("no training batches: the training set is empty")
     mean = float(total.item() / n)
@@ -248,7 +264,7 @@ class _TensorBatches:
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int, drop_last: bool = False, shard: slice | None = None) -> None:
         self.images, self.batch_size, self.shard = images, batch_size, shard
         self.loader = InMemoryLoader(images, batch_size, shuffle=True, drop_last=drop_last)
-        self.seed, self.epoch = seed, 0
+        self.seed, self.epoch, self.start = seed, 0, 0
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -257,11 +273,11 @@ class _TensorBatches:
         # keyed by (seed, epoch): resuming needs no generator state
         g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, SHUFFLE))
         if self.shard is None:
-            self.loader.generator = g
+            self.loader.generator, self.loader.start = g, self.start
             yield from self.loader
             return
         order = torch.randperm(len(self.images), generator=g)  # the same order on every rank
-        for i in range(len(self)):
+        for i in range(self.start, len(self)):
             rows = order[i * self.batch_size : (i + 1) * self.batch_size][self.shard]  # only this rank's samples
             yield place_shard(self.images[rows], self.batch_size, self.shard)
 
@@ -288,11 +304,6 @@ class FitResult:
     best: dict[str, Any] = field(default_factory=dict)
 
 
-def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json_text(row) + "\n")
-
-
 def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, world: int = 1) -> None:
     """Refuses to resume with a config that changes what was being trained.
 
@@ -307,7 +318,9 @@ def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, w
             f"cannot resume: the checkpoint was trained with a global batch of {b_saved * saved_world} "
             f"({b_saved} per rank x {saved_world} rank(s)); with {world} rank(s) {hint}"
         )
-    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"), ("train", "channels_last"), ("train", "compile"), ("train", "cpu_bf16"), ("train", "init"), ("out",), ("data", "dir"), ("data", "download")}
+    free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"),
+            ("train", "channels_last"), ("train", "compile"), ("train", "cpu_bf16"), ("train", "init"),
+            ("train", "checkpoint_minutes"), ("out",), ("data", "dir"), ("data", "download")}
 
     def walk(a: Any, b: Any, path: tuple[str, ...]) -> None:
         if path in free:
@@ -335,8 +348,9 @@ def _train_state(opt: torch.optim.Optimizer, scheduler: Any, precision: Precisio
 
 
 def _restore(ck: Any, cfg: Config, model: nn.Module, opt: torch.optim.Optimizer, scheduler: Any,
-             precision: Precision) -> tuple[int, list[dict[str, Any]], dict[str, Any], int]:
-    """Loads a `last` checkpoint's weights and training state; returns (epoch, history, best, stale)."""
+             precision: Precision) -> tuple[int, list[dict[str, Any]], dict[str, Any], int, dict[str, Any] | None]:
+    """Loads a `last` checkpoint's weights and training state; returns (epoch, history, best, stale,
+    partial): `partial` describes the part of the next epoch already trained (None at an epoch's end)."""
     model.load_state_dict(build_model(ck, expect=cfg.model.name).state_dict())
     st = ck.train_state or {}
     try:
@@ -345,7 +359,7 @@ def _restore(ck: Any, cfg: Config, model: nn.Module, opt: torch.optim.Optimizer,
         if precision.scaler is not None and st.get("scaler"):
             precision.scaler.load_state_dict(st["scaler"])
         torch.set_rng_state(st["torch_rng"])
-        return st["epoch"], st["history"], st["best"], st["stale"]
+        return st["epoch"], st["history"], st["best"], st["stale"], st.get("partial")
     except (KeyError, ValueError, RuntimeError) as e:
         raise DaekitError(f"cannot resume: the checkpoint's training state is incomplete or does not fit ({e})") from None
 
@@ -417,6 +431,11 @@ def fit(
 ) -> FitResult:
     """Trains the model described by `cfg`, writing checkpoints and metrics into ``cfg.out``.
 
+    A run folder that already holds a run is refused unless `resume` or `overwrite` (see runfolder.py
+    for what survives a kill). Every ``train.checkpoint_minutes`` within an epoch, and when Ctrl-C or
+    SIGTERM arrives, a resumable checkpoint is saved; a stop request then raises ``Interrupted``.
+    Under ``torchrun --max-restarts`` a restarted job resumes from its last checkpoint by itself.
+
     Args:
         cfg: The resolved configuration.
         data: Pre-loaded data (else loaded from ``cfg.data``).
@@ -428,19 +447,19 @@ def fit(
     Returns:
         A FitResult holding the best model (by validation PSNR).
     """
-    out = Path(cfg.out)
-    ckpt_dir = out / "checkpoints"
-    last_path, best_path = ckpt_dir / "last.safetensors", ckpt_dir / "best.safetensors"
-    if resume and not last_path.exists():
-        raise DaekitError(f"nothing to resume: {last_path} does not exist")
-    replace_old = not resume and last_path.exists()
-    if replace_old and not overwrite:
-        raise DaekitError(f"run folder {out} already holds a run; pass --resume to continue it or --overwrite to replace it")
-
+    run = RunFolder(cfg.out)
     noise = parse_noise(cfg.noise)
     ctx, device = distributed.setup(select_device(cfg.train.device))
     progress = progress and ctx.is_main
-    ck = load_checkpoint(last_path) if resume else None
+    if ctx.is_main:
+        note = run.recover()
+        if note and progress:
+            tqdm.write(note)
+    ctx.barrier()  # no rank reads the folder before it is tidy
+    if distributed.restarted() and run.last.exists():  # torchrun restarted the job: carry on from its last checkpoint
+        resume, overwrite = True, False
+    replace_old = run.claim(config_text(cfg), resume, overwrite)
+    ck = load_checkpoint(run.last) if resume and run.last.exists() else None
     if ck is not None:  # before any work: a changed config is refused at once
         _check_resumable(ck.config, cfg, int((ck.train_state or {}).get("world_size", 1)), ctx.world)
     if data is None:
@@ -477,58 +496,103 @@ def fit(
     constant = cfg.train.schedule == "none" and cfg.train.warmup_epochs == 0
     per_step = None if constant or cfg.train.schedule == "plateau" else scheduler
 
-    start_epoch, history, best, epochs_wo_improvement = 0, [], {"psnr": -math.inf}, 0
+    start_epoch, history, best, epochs_wo_improvement, partial = 0, [], {"psnr": -math.inf}, 0, None
     if ck is not None:
-        start_epoch, history, best, epochs_wo_improvement = _restore(ck, cfg, model, opt, scheduler, precision)
-    if replace_old and ctx.is_main:  # only now that the new run is known to start: the old one is replaced, not lost to a typo
-        shutil.rmtree(ckpt_dir)
-        (out / "metrics.jsonl").unlink(missing_ok=True)
-
+        start_epoch, history, best, epochs_wo_improvement, partial = _restore(ck, cfg, model, opt, scheduler, precision)
     cfg_dict = config_to_dict(cfg)
     if ctx.is_main:  # rank 0 writes; the others only train
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(cfg, out / "config.yaml")
+        if replace_old:  # only now that the new run is known to start: the old one is set aside, not lost to a typo
+            run.set_aside()
+        run.out.mkdir(parents=True, exist_ok=True)
+        write_config(cfg, run.config)
+        run.write_metrics(history)  # epochs run again after a kill are not logged twice
+    saved = ck is not None
+
+    def save_last(epoch: int, progress_now: EpochProgress | None, gen: torch.Generator | None, info: dict[str, Any]) -> None:
+        nonlocal saved
+        state = _train_state(opt, scheduler, precision, epoch, history, best, epochs_wo_improvement)
+        if progress_now is not None:  # part of epoch `epoch + 1` is done
+            state["partial"] = {"step": progress_now.step, "loss_sum": float(progress_now.loss_sum),
+                                "samples": progress_now.samples, "corrupt_rng": gen.get_state()}
+        save_checkpoint(run.last, model, cfg_dict, train_state=state, info=info)
+        if not saved:  # the new run has its first checkpoint: an old run set aside by --overwrite goes
+            run.drop_aside()
+            saved = True
+
+    every_s = cfg.train.checkpoint_minutes * 60
+    sync_every = 16 if ctx.active else 1  # under DDP the ranks agree on stopping every 16 steps (one all-reduce)
+    last_save = time.monotonic()
     epoch_bar = tqdm(total=cfg.train.epochs, initial=start_epoch, desc="training", unit="epoch", disable=not progress, dynamic_ncols=True)
-    for epoch in range(start_epoch, cfg.train.epochs):
-        if stop_after is not None and epoch >= stop_after:
-            break
-        t0 = time.perf_counter()
-        # Per-epoch generators keyed by (seed, epoch): resuming needs no generator state.
-        loader.epoch = epoch
-        gen = make_generator(derive_seed(cfg.seed, epoch, CORRUPT), device)
-        lr = opt.param_groups[0]["lr"]
-        # the per-batch bar only on a terminal (disable=None); logs get the per-epoch bar alone
-        with tqdm(total=len(loader), desc=f"epoch {epoch + 1}", disable=None if progress else True, leave=False, dynamic_ncols=True) as bar:
-            train_loss = train_one_epoch(train_model, loader, noise, opt, loss_fn, generator=gen, scheduler=per_step,
-                                         precision=precision, bar=bar, shard=shard)
-        train_loss = float(ctx.mean(torch.tensor(train_loss)))
-        seconds = time.perf_counter() - t0
-        val = ctx.broadcast(evaluate(model, data.val, val_noisy, cfg.train.val_batch_size) if ctx.is_main else None)
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(val["psnr"])
-        row = {
-            "epoch": epoch + 1, "train_loss": train_loss, "val_psnr": val["psnr"], "val_ssim": val["ssim"],
-            "val_noisy_psnr": val["noisy_psnr"], "lr": lr, "seconds": seconds,
-            "samples_per_s": n_samples / seconds,
-        }
-        history.append(row)
-        improved = val["psnr"] > best["psnr"]
-        if improved:
-            best = {"psnr": val["psnr"], "ssim": val["ssim"], "epoch": epoch + 1}
-        epochs_wo_improvement = 0 if improved else epochs_wo_improvement + 1
-        if ctx.is_main:
-            _append_jsonl(out / "metrics.jsonl", row)
-            if improved:
-                save_checkpoint(best_path, model, cfg_dict, info={"epoch": epoch + 1, **row})
-            state = _train_state(opt, scheduler, precision, epoch + 1, history, best, epochs_wo_improvement)
-            save_checkpoint(last_path, model, cfg_dict, train_state=state, info={"epoch": epoch + 1, **row})
-        epoch_bar.update(1)
-        epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})")
-        if cfg.train.patience is not None and epochs_wo_improvement >= cfg.train.patience:
-            if progress:
-                tqdm.write(f"early stopping after epoch {epoch + 1}: no better val PSNR for {cfg.train.patience} epochs")
-            break
-    epoch_bar.close()
+    try:
+        with interrupts.stop_requests():
+            for epoch in range(start_epoch, cfg.train.epochs):
+                if stop_after is not None and epoch >= stop_after:
+                    break
+                t0 = time.perf_counter()
+                # Per-epoch generators keyed by (seed, epoch): resuming needs no generator state.
+                loader.epoch = epoch
+                gen = make_generator(derive_seed(cfg.seed, epoch, CORRUPT), device)
+                begin = None
+                if partial is not None:  # the epoch a kill interrupted continues where its checkpoint left it
+                    begin = EpochProgress(partial["step"], partial["loss_sum"], partial["samples"])
+                    gen.set_state(partial["corrupt_rng"])
+                    partial = None
+                loader.start = begin.step if begin else 0
+                lr = opt.param_groups[0]["lr"]
+
+                def after_step(p: EpochProgress) -> None:
+                    nonlocal last_save
+                    if p.step % sync_every or p.step == len(loader):  # the epoch's end saves anyway
+                        return
+                    stop, due = ctx.any(interrupts.requested(), every_s > 0 and time.monotonic() - last_save >= every_s)
+                    if not (stop or due):
+                        return
+                    if ctx.is_main:
+                        save_last(epoch, p, gen, {"epoch": epoch, "step": p.step, "steps": len(loader)})
+                    last_save = time.monotonic()
+                    if stop:
+                        raise interrupts.Interrupted(_stopped(run, f"epoch {epoch + 1}, batch {p.step} of {len(loader)}"))
+
+                # the per-batch bar only on a terminal (disable=None); logs get the per-epoch bar alone
+                with tqdm(total=len(loader), initial=loader.start, desc=f"epoch {epoch + 1}", disable=None if progress else True,
+                          leave=False, dynamic_ncols=True) as bar, distributed.peers_lost() if ctx.active else contextlib.nullcontext():
+                    train_loss = train_one_epoch(train_model, loader, noise, opt, loss_fn, generator=gen, scheduler=per_step,
+                                                 precision=precision, bar=bar, shard=shard, begin=begin, after_step=after_step)
+                train_loss = float(ctx.mean(torch.tensor(train_loss)))
+                seconds = time.perf_counter() - t0
+                val = ctx.broadcast(evaluate(model, data.val, val_noisy, cfg.train.val_batch_size) if ctx.is_main else None)
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    scheduler.step(val["psnr"])
+                row = {
+                    "epoch": epoch + 1, "train_loss": train_loss, "val_psnr": val["psnr"], "val_ssim": val["ssim"],
+                    "val_noisy_psnr": val["noisy_psnr"], "lr": lr, "seconds": seconds,
+                    "samples_per_s": n_samples / seconds,
+                }
+                history.append(row)
+                improved = val["psnr"] > best["psnr"]
+                if improved:
+                    best = {"psnr": val["psnr"], "ssim": val["ssim"], "epoch": epoch + 1}
+                epochs_wo_improvement = 0 if improved else epochs_wo_improvement + 1
+                if ctx.is_main:  # checkpoints before the metrics row: a logged epoch always has its checkpoint
+                    if improved:
+                        save_checkpoint(run.best, model, cfg_dict, info={"epoch": epoch + 1, **row})
+                    save_last(epoch + 1, None, None, {"epoch": epoch + 1, **row})
+                    run.append_metrics(row)
+                last_save = time.monotonic()
+                epoch_bar.update(1)
+                epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})")
+                if cfg.train.patience is not None and epochs_wo_improvement >= cfg.train.patience:
+                    if progress:
+                        tqdm.write(f"early stopping after epoch {epoch + 1}: no better val PSNR for {cfg.train.patience} epochs")
+                    break
+                if ctx.any(interrupts.requested())[0] and epoch + 1 < cfg.train.epochs:
+                    raise interrupts.Interrupted(_stopped(run, f"the end of epoch {epoch + 1}"))
+    except BaseException:
+        if ctx.is_main and replace_old and not saved:  # the new run failed before its first checkpoint: the old one comes back
+            run.restore_aside()
+        raise
+    finally:
+        epoch_bar.close()
     if progress and history and best["psnr"] < history[-1]["val_noisy_psnr"] < math.inf:  # inf: no noise
         tqdm.write(
             f"warning: the best validation PSNR ({best['psnr']:.2f} dB) is below the corrupted input's "
@@ -540,7 +604,12 @@ def fit(
         if len(set(sums)) > 1:
             raise DaekitError(f"distributed replicas diverged (weight checksums {sums}); please report this")
         if ctx.is_main:
-            atomic_write_text(out / "distributed.json", json_text({"world_size": ctx.world, "replica_checksums": sums}) + "\n")
+            atomic_write_text(run.out / "distributed.json", json_text({"world_size": ctx.world, "replica_checksums": sums}) + "\n")
         ctx.barrier()  # the best checkpoint is written before anyone reads it
-    best_model = build_model(load_checkpoint(best_path)) if best_path.exists() else model
-    return FitResult(model=best_model.to(device).eval(), config=cfg, history=history, run_dir=out, best=best)
+    best_model = build_model(load_checkpoint(run.best)) if run.best.exists() else model
+    return FitResult(model=best_model.to(device).eval(), config=cfg, history=history, run_dir=run.out, best=best)
+
+
+def _stopped(run: RunFolder, where: str) -> str:
+    return (f"stopped by {interrupts.signal_name() or 'request'} at {where}; the run is saved in {run.out}: "
+            f"continue it with `daekit train --resume --out {run.out}`")

@@ -219,6 +219,7 @@ class InMemoryLoader:
     ) -> None:
         self.images, self.batch_size, self.shuffle = images, int(batch_size), shuffle
         self.generator, self.drop_last = generator, drop_last
+        self.start = 0  # first batch of the next pass (resuming within an epoch)
 
     def __len__(self) -> int:
         n, b = len(self.images), self.batch_size
@@ -227,7 +228,7 @@ class InMemoryLoader:
     def __iter__(self) -> Iterator[torch.Tensor]:
         n = len(self.images)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for i in range(len(self)):
+        for i in range(self.start, len(self)):
             sl = slice(i * self.batch_size, min(n, (i + 1) * self.batch_size))
             yield self.images[order[sl]] if order is not None else self.images[sl]
 

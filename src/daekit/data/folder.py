@@ -188,14 +188,15 @@ class _LazyBatches(torch.utils.data.Dataset):
     """Item b = batch b of the current epoch, decoded through this worker's own bounded cache."""
 
     def __init__(self, folder: ImageFolder, seed: int, epoch: int, batches: int, batch_size: int, ppi: int, patch: int,
-                 shard: slice | None = None) -> None:
-        self.folder, self.seed, self.epoch, self.batches = folder, seed, epoch, batches
+                 shard: slice | None = None, start: int = 0) -> None:
+        self.folder, self.seed, self.epoch, self.batches, self.start = folder, seed, epoch, batches, start
         self.batch_size, self.ppi, self.patch, self.shard = batch_size, ppi, patch, shard
 
     def __len__(self) -> int:
-        return self.batches
+        return self.batches - self.start
 
-    def __getitem__(self, b: int) -> torch.Tensor:
+    def __getitem__(self, item: int) -> torch.Tensor:
+        b = self.start + item
         plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi).rows(self.shard)
         uniq, inverse = np.unique(plan.images, return_inverse=True)  # this rank's rows' images, each decoded once
         flat, base, hs, ws, scale = pack([self.folder.get(int(i)) for i in uniq])
@@ -246,6 +247,7 @@ class PatchLoader:
     def __init__(self, data: PatchData, batch_size: int, seed: int, device: torch.device, shard: slice | None = None) -> None:
         self.data, self.batch_size, self.seed, self.device, self.shard = data, int(batch_size), int(seed), device, shard
         self.epoch = 0
+        self.start = 0  # first batch of the next pass (resuming within an epoch)
         self._packed: tuple | None = None
         if data.in_memory:  # every training image decoded once, stored back to back on the device
             flat, base, hs, ws, scale = pack([data.folder.get(i) for i in range(len(data.folder))])
@@ -258,11 +260,11 @@ class PatchLoader:
         d = self.data
         if self._packed is not None:
             flat, base, hs, ws, scale = self._packed
-            for b in range(len(self)):
+            for b in range(self.start, len(self)):
                 plan = plan_batch(self.seed, self.epoch, b, len(d.folder), self.batch_size, d.patches_per_image).rows(self.shard)
                 yield place_shard(gather_patches(flat, base, hs, ws, plan, d.patch_size, scale), self.batch_size, self.shard)
             return
-        ds = _LazyBatches(d.folder, self.seed, self.epoch, len(self), self.batch_size, d.patches_per_image, d.patch_size, self.shard)
+        ds = _LazyBatches(d.folder, self.seed, self.epoch, len(self), self.batch_size, d.patches_per_image, d.patch_size, self.shard, self.start)
         pin = self.device.type == "cuda"
         dl = torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False, num_workers=d.workers, pin_memory=pin,
                                          persistent_workers=False, prefetch_factor=2 if d.workers else None)
