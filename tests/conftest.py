@@ -25,3 +25,15 @@ def tiny_sets(out: Path, *extra: str, model: str = "model.args={channels: [8, 8]
         f"out={out}", model, "train.epochs=3", "train.batch_size=64",
         "train.lr=3e-3", "noise=gaussian:50", *extra,
     ]
+
+
+def assert_usage_error(capsys, argv, words):
+    """`daekit ARGV` is refused by the option parser: exit 2, one line naming the problem, no traceback."""
+    from daekit.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert len(err.strip().splitlines()) == 1 and words in err and "Traceback" not in err, err

@@ -37,7 +37,7 @@ def test_convolutional_models_take_any_size(name, channels, size):
 def test_unshuffled_models_take_any_size(name, channels, size):
     torch.manual_seed(0)
     m = create_model(name, in_channels=channels, unshuffle=2)
-    assert m.tile_multiple == (2 * 2**m.levels if name == "unet" else 2)
+    assert m.geometry.multiple == (2 * 2**m.levels if name == "unet" else 2)
     x = torch.rand(2, channels, *size)
     y = m(x)
     assert y.shape == x.shape and torch.isfinite(y).all()

@@ -210,16 +210,25 @@ class Denoiser:
 
     def denoise_bands(self, image: np.ndarray, tile: int | None = None, progress: bool = False):
         """Like ``denoise_image`` but yields (top row, rows) bands as they finish (for streaming writes)."""
-        from .tiling import auto_tile_size, model_geometry, tiled_bands
+        from .tiling import auto_tile_size, available_memory, model_geometry, smallest_tile, tiled_bands, untiled_bytes
 
         if image.ndim != 3 or image.shape[2] not in (1, 3):
             raise DaekitError(f"expected an (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
         opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1
         x = to_opponent(image) if opponent else image
-        if tile is None:
-            tile = auto_tile_size(self.model, self.device, itemsize=self.compute_dtype.itemsize, image_shape=x.shape[:2])
         h, w = x.shape[:2]
-        if not tile or (h <= tile and w <= tile) or not hasattr(self.model, "receptive_field") and not hasattr(self.model, "levels"):
+        geometry = self.model.geometry
+        if tile is None and geometry.tileable:
+            tile = auto_tile_size(self.model, self.device, itemsize=self.compute_dtype.itemsize, image_shape=x.shape[:2])
+        elif tile and geometry.tileable and tile < smallest_tile(self.model):
+            raise DaekitError(f"tile {tile} is too small for this model: each tile also computes its context of "
+                              f"{model_geometry(self.model)[0]} pixels a side; use at least {smallest_tile(self.model)} "
+                              "(or leave the tile size to daekit)")
+        if not tile or (h <= tile and w <= tile) or not geometry.tileable:
+            need, free = untiled_bytes(self.model, h, w, self.compute_dtype.itemsize), available_memory(self.device)
+            if need > 0.8 * free:
+                raise DaekitError(f"a {w}x{h} image needs about {need / 2**30:.1f} GiB untiled and {free / 2**30:.1f} GiB "
+                                  "are free; let daekit tile it (no --tile, or --tile 512)")
             bands = iter([(0, self._run_crop(x))])
         else:
             halo, multiple = model_geometry(self.model)
@@ -252,17 +261,23 @@ class Denoiser:
         y = y[0, ..., 0] if a.ndim == 2 else (y[0] if a.ndim == 3 else y)
         return from_float(y, a.dtype) if a.dtype in (np.uint8, np.uint16) else y.astype(a.dtype if a.dtype.kind == "f" else np.float32)
 
-    def denoise_file(self, src: str | Path, dst: str | Path, tile: int | None = None, progress: bool = False) -> None:
+    def denoise_file(self, src: str | Path, dst: str | Path, tile: int | None = None, progress: bool = False,
+                     max_pixels: int | None = None) -> None:
         """Reads `src`, denoises it and writes `dst` with the same bit depth (and alpha channel).
 
+        `max_pixels`: refuse larger images, from the header (``images.max_pixels``: default 268 Mpx).
         A large TIFF output without alpha is written band by band (``tiling.write_tiff_bands``).
         """
+        img, info = read_image(src, max_pixels)
+        self.write_denoised(img, info, dst, tile, progress)
+
+    def write_denoised(self, img: np.ndarray, info: Any, dst: str | Path, tile: int | None = None, progress: bool = False) -> None:
+        """Denoises an image read by ``images.read_image`` and writes it to `dst` like its input."""
         from .tiling import assemble_bands, write_tiff_bands
 
-        img, info = read_image(src)
         bands = self.denoise_bands(img, tile, progress)
         if Path(dst).suffix.lower() in (".tif", ".tiff") and info.alpha is None and img.shape[0] * img.shape[1] > STREAM_PIXELS:
-            write_tiff_bands(dst, bands, img.shape, info.dtype)
+            write_tiff_bands(dst, ((y0, info.to_file_values(b)) for y0, b in bands), img.shape, info.dtype)
             return
         write_image(dst, assemble_bands(bands, img.shape), info)
 
@@ -271,22 +286,22 @@ class Denoiser:
         """The fixed corruption used for evaluation: a CPU generator seeded by (`seed`, test stream)."""
         return corrupt_fixed(parse_noise(noise), clean, derive_seed(seed, TEST_STREAM))
 
-    def evaluate(self, clean: torch.Tensor, noise: str, seed: int = 0) -> dict[str, Any]:
-        """PSNR/SSIM of the noisy input and of the denoised output, mean over `clean` (N, C, H, W).
+    def evaluate(self, clean: torch.Tensor | list[torch.Tensor], noise: str, seed: int = 0) -> dict[str, Any]:
+        """PSNR/SSIM of the noisy input and of the denoised output, mean over `clean`: one (N, C, H, W)
+        batch, or a list of (1, C, H, W) images of different sizes (photo sets; each goes the tiled path).
 
         The corruption is ``Denoiser.corrupt(clean, noise, seed)``: fixed for a seed.
         """
         noisy = self.corrupt(clean, noise, seed)
-        out = self.denoise_tensor(noisy)  # the model sees what it saw in training (unclipped unless the spec clips)
-        nz = noisy.clamp(0, 1)
-        return {
-            "images": int(len(clean)),
-            "noise": noise,
-            "noisy_psnr": float(psnr(nz, clean).mean()),
-            "noisy_ssim": float(ssim(nz, clean).mean()),
-            "psnr": float(psnr(out, clean).mean()),
-            "ssim": float(ssim(out, clean).mean()),
-        }
+        if isinstance(clean, list):  # whole photos: one at a time, in bounded memory
+            pairs = [(c, n, torch.from_numpy(self.denoise_image(n[0].permute(1, 2, 0).numpy().astype(np.float32)))
+                      .permute(2, 0, 1)[None]) for c, n in zip(clean, noisy)]
+        else:  # the model sees what it saw in training (unclipped unless the spec clips)
+            pairs = [(clean, noisy, self.denoise_tensor(noisy))]
+        rows = [(psnr(n.clamp(0, 1), c), ssim(n.clamp(0, 1), c), psnr(o, c), ssim(o, c)) for c, n, o in pairs]
+        mean = [float(torch.cat([r[k].reshape(-1) for r in rows]).mean()) for k in range(4)]
+        return {"images": int(len(clean)), "noise": noise, "noisy_psnr": mean[0], "noisy_ssim": mean[1],
+                "psnr": mean[2], "ssim": mean[3]}
 
 
 def train(
@@ -328,6 +343,23 @@ def load(path: str | Path, device: str = "auto") -> Denoiser:
     return Denoiser.load(path, device)
 
 
+def _folder_images(denoiser: Denoiser, root: Path, limit: int | None) -> list[torch.Tensor]:
+    """Every image of a folder (the first `limit`), whole, with the channels the model takes."""
+    from .data.folder import ImageFolder, whole_images
+    from .images import decode_image, find_images
+
+    if not root.is_dir():
+        raise DaekitError(f"image folder not found: {root}")
+    paths = find_images([root])[:limit]
+    if denoiser.in_channels == 3:
+        channels = 3
+    elif denoiser.color == "opponent":  # photo-rgb: gray or colour, as the photos are
+        channels = decode_image(paths[0])[0].shape[2]
+    else:
+        channels = 1
+    return whole_images(ImageFolder(paths, channels, 0), list(range(len(paths))), crop=None)
+
+
 def evaluate_on(
     denoiser: Denoiser,
     data: str | None = None,
@@ -337,15 +369,29 @@ def evaluate_on(
     seed: int = 0,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluates `denoiser` on a data set split (default: the data and noise it was trained with)."""
+    """Evaluates `denoiser` on a data set split (default: the data and noise it was trained with).
+
+    A folder of photos (``images``, ``set12``, ``bsd68``, ...) is a test set as a whole: its "test" split
+    is every image in it, uncropped; "val" is the validation split training held out of it.
+    """
+    from . import checks
+    from .data import FOLDER_SETS, resolve_data_dir
+
     cfg = denoiser.config
     name = data or cfg.data.name
-    ds = load_dataset(name, data_dir if data_dir else (cfg.data.dir if name == cfg.data.name else None),
-                      val_fraction=cfg.data.val_fraction, seed=cfg.seed, resize=cfg.data.resize)
     if split not in ("test", "val"):
         raise DaekitError(f"unknown split {split!r}; use test or val")
-    clean = ds.test if split == "test" else ds.val
+    limit = None if limit is None else checks.positive(limit, "limit")
+    seed = checks.seed(seed)
+    folder = data_dir if data_dir else (cfg.data.dir if name == cfg.data.name else None)
+    if name in FOLDER_SETS and split == "test":
+        clean = _folder_images(denoiser, resolve_data_dir(name, folder), limit)
+    else:
+        ds = load_dataset(name, folder, val_fraction=cfg.data.val_fraction, seed=cfg.seed, resize=cfg.data.resize)
+        clean = ds.test if split == "test" else ds.val
     if limit:
         clean = clean[:limit]
+    if len(clean) == 0:
+        raise DaekitError(f"{name} has no {split} images to evaluate on")
     res = denoiser.evaluate(clean, noise or cfg.noise, seed)
     return {"data": name, "split": split, **res}

@@ -168,19 +168,30 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise DaekitError(f"not a daekit checkpoint (unreadable as safetensors): {path}") from None
     if meta.get("format") != FORMAT:
         raise DaekitError(f"not a daekit checkpoint (safetensors file without daekit metadata): {path}")
-    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
+    version = meta.get("format_version", "0")
+    if not version.isdigit():
+        raise DaekitError(f"damaged daekit checkpoint {path}: format_version {version[:40]!r} is not a number")
+    if int(version) > FORMAT_VERSION:
         raise DaekitError(f"checkpoint {path} was written by a newer daekit ({meta.get('daekit_version')}); upgrade daekit")
     try:
         skeleton = json.loads(meta["train_state"])
-        return Checkpoint(
+        ck = Checkpoint(
             model_spec=json.loads(meta["model_spec"]),
             config=json.loads(meta["config"]),
             state_dict={k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")},
             train_state=_unflatten(skeleton, tensors) if skeleton is not None else None,
             info=json.loads(meta.get("info", "{}")),
         )
-    except (KeyError, json.JSONDecodeError) as e:
-        raise DaekitError(f"damaged daekit checkpoint {path}: missing or bad metadata ({e})") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+        raise DaekitError(f"damaged daekit checkpoint {path}: missing or bad metadata ({type(e).__name__}: {e})") from None
+    for name, value in (("model_spec", ck.model_spec), ("config", ck.config), ("info", ck.info)):
+        if not isinstance(value, dict):
+            raise DaekitError(f"damaged daekit checkpoint {path}: {name} is a {type(value).__name__}, not a mapping")
+    if not isinstance(ck.model_spec.get("name"), str):
+        raise DaekitError(f"damaged daekit checkpoint {path}: the model spec names no model")
+    if ck.train_state is not None and not isinstance(ck.train_state, dict):
+        raise DaekitError(f"damaged daekit checkpoint {path}: train_state is not a mapping")
+    return ck
 
 
 def build_model(ckpt: Checkpoint, expect: str | None = None) -> nn.Module:
@@ -193,9 +204,19 @@ def build_model(ckpt: Checkpoint, expect: str | None = None) -> nn.Module:
     from .models import create_model
 
     spec = dict(ckpt.model_spec)
-    name = spec.pop("name")
+    name = spec.pop("name", None)
     if expect is not None and name != expect:
         raise DaekitError(f"checkpoint holds a {name!r} model, not {expect!r}")
+    if not all(isinstance(k, str) and k.isidentifier() for k in spec):
+        raise DaekitError(f"checkpoint's model spec has a key that is not an argument name: {sorted(map(str, spec))}")
+    with torch.device("meta"):  # the shapes the spec implies, checked against the file's before allocating
+        want = {k: tuple(v.shape) for k, v in create_model(name, **spec).state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in ckpt.state_dict.items()}
+    if want != have:
+        bad = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have[k]]
+        k = bad[0]
+        raise DaekitError(f"checkpoint weights do not fit the {name!r} model they claim: {k} is "
+                          f"{have.get(k, 'missing')} in the file, {want.get(k, 'unknown')} in the model")
     model = create_model(name, **spec)
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)

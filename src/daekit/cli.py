@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .allocator import keep_large_buffers
+from .checks import arg, count, fraction, pixels, port, positive, rate, real, seed
 from .errors import DaekitError
 from .interrupts import Interrupted
 
@@ -62,12 +63,12 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", action="store_true", default=None, help="download missing MNIST-family files (needs a network)")
     p.add_argument("--model", metavar="NAME", help="architecture: dense, deep-dense, conv (default), residual, unet")
     p.add_argument("--noise", metavar="SPEC", help="corruption, e.g. masking:0.3, gaussian:25, none (see below)")
-    p.add_argument("--epochs", type=int, metavar="N", help="number of epochs")
-    p.add_argument("--batch-size", type=int, metavar="N", help="images per batch")
-    p.add_argument("--lr", type=float, metavar="LR", help="learning rate")
+    p.add_argument("--epochs", type=arg(positive), metavar="N", help="number of epochs")
+    p.add_argument("--batch-size", type=arg(positive), metavar="N", help="images per batch")
+    p.add_argument("--lr", type=arg(rate), metavar="LR", help="learning rate")
     p.add_argument("--loss", metavar="NAME", help="mse, bce or l1")
     p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--seed", type=_seed, metavar="N", help="random seed (same seed, same result)")
+    p.add_argument("--seed", type=arg(seed), metavar="N", help="random seed (same seed, same result)")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/run)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. train.lr=3e-4 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -88,7 +89,7 @@ def _compare_parser(sub: Any) -> None:
     p.add_argument("--runs", nargs=2, metavar=("AE_RUN", "DAE_RUN"), help="reuse two trained runs instead of training")
     p.add_argument("--sweep", action="append", metavar="NAME:V1,V2,...", help="noise levels to evaluate, e.g. masking:0.1,0.3,0.5,0.7 (repeatable; default: the training noise's family)")
     p.add_argument("--methods", metavar="M1,M2", help="classical methods (default gaussian-blur,median,tv,wavelet,nlm; bm3d if installed; 'none')")
-    p.add_argument("--test-limit", type=int, default=500, metavar="N", help="evaluate on the first N test images (default 500; 0 = all)")
+    p.add_argument("--test-limit", type=arg(count), default=500, metavar="N", help="evaluate on the first N test images (default 500; 0 = all)")
     p.add_argument("--overwrite", action="store_true", help="replace AE/DAE runs already in RUN_DIR")
 
 
@@ -107,20 +108,20 @@ def _stack_parser(sub: Any) -> None:
     p.add_argument("--layers", default="500,500", metavar="N1,N2,...", help="hidden sizes, bottom to top (default 500,500)")
     p.add_argument("--noise", default="masking:0.2", metavar="SPEC", help="one corruption for all layers, or one level per layer: masking:0.1,0.2,0.3")
     p.add_argument("--finetune", default="classify", choices=["classify", "denoise", "none"], help="fine-tuning (default classify)")
-    p.add_argument("--pretrain-epochs", type=int, default=10, metavar="N", help="epochs per layer (default 10)")
-    p.add_argument("--finetune-epochs", type=int, default=20, metavar="N", help="fine-tuning epochs (default 20)")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N")
-    p.add_argument("--pretrain-lr", type=float, default=1e-3, metavar="LR")
-    p.add_argument("--finetune-lr", type=float, default=2e-3, metavar="LR")
-    p.add_argument("--val-fraction", type=float, default=0.1, metavar="F", help="held out for validation accuracy (default 0.1)")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--pretrain-epochs", type=arg(count), default=10, metavar="N", help="epochs per layer (default 10; 0 = no pretraining, a random start)")
+    p.add_argument("--finetune-epochs", type=arg(count), default=20, metavar="N", help="fine-tuning epochs (default 20)")
+    p.add_argument("--batch-size", type=arg(positive), default=32, metavar="N")
+    p.add_argument("--pretrain-lr", type=arg(rate), default=1e-3, metavar="LR")
+    p.add_argument("--finetune-lr", type=arg(rate), default=2e-3, metavar="LR")
+    p.add_argument("--val-fraction", type=arg(fraction), default=0.1, metavar="F", help="held out for validation accuracy (default 0.1)")
+    p.add_argument("--seed", type=arg(seed), default=0)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--cleaning", nargs="?", const="default", default="", metavar="SPEC,SPEC",
                    help="with --finetune classify: 'cleaning before classifying' - the classifier's test accuracy on "
                    "images with each corruption as they are, after cleaning by a conv DAE (a U-Net trained on that "
                    "corruption, kept in RUN_DIR/cleaning/) and for a classifier fine-tuned on corrupted images; "
                    "alone, it uses masking:0.5,gaussian:50+clip,gaussian:100+clip")
-    p.add_argument("--cleaning-epochs", type=int, default=3, metavar="N", help="epochs of each cleaning DAE (default 3)")
+    p.add_argument("--cleaning-epochs", type=arg(positive), default=3, metavar="N", help="epochs of each cleaning DAE (default 3)")
     p.add_argument("--out", default="runs/stack", metavar="RUN_DIR", help="run folder (default runs/stack)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing stack run in RUN_DIR")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -132,15 +133,11 @@ PRECISION_HELP = ("auto (default): bf16 where the device computes it natively (C
                   "faster for ~0.01 dB, or AVX512-BF16: ~1.9x), else fp32; or fp32, bf16")
 
 
-def _seed(text: str) -> int:
-    """argparse type of --seed: a whole number 0 <= N < 2**63 (what torch and numpy generators take)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, got {text}")
-    return value
+# image types people may name with -o that daekit does not write (it would otherwise make a folder of that name)
+OTHER_IMAGE_SUFFIXES = {".webp", ".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".exr", ".ppm", ".pgm", ".pnm",
+                        ".tga", ".ico", ".dng", ".raw", ".svg", ".pdf"}
+MAX_PIXELS_HELP = ("refuse images of more pixels than this, read from the file's header before decoding "
+                   "(default 268435456 = 16384x16384, or $DAEKIT_MAX_PIXELS; 50M and 8000x6000 are understood)")
 
 
 def _denoise_parser(sub: Any) -> None:
@@ -162,16 +159,17 @@ def _denoise_parser(sub: Any) -> None:
                    help="a shipped model name (`daekit models`), a run folder or a .safetensors checkpoint "
                    "(default: photo-real for colour, photo-gray for gray images)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    p.add_argument("--tile", type=int, default=None, metavar="PIXELS",
+    p.add_argument("--tile", type=arg(count), default=None, metavar="PIXELS",
                    help="tile side for large images (default: chosen from the free memory; 0 = never tile)")
+    p.add_argument("--max-pixels", type=arg(pixels), default=None, metavar="N", help=MAX_PIXELS_HELP)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
-    p.add_argument("--ensemble", type=int, default=1, metavar="N", help=ENSEMBLE_HELP)
+    p.add_argument("--ensemble", type=arg(positive), default=1, metavar="N", help=ENSEMBLE_HELP)
     p.add_argument("--precision", default="auto", metavar="P", help=PRECISION_HELP)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
-    p.add_argument("--strength", type=float, default=1.0, metavar="S",
+    p.add_argument("--strength", type=arg(real, 0, 1), default=1.0, metavar="S",
                    help="how much of the noise found is removed, 0..1 (default 1; 0.5 keeps half of it, a natural grain)")
-    p.add_argument("--color-strength", type=float, default=None, metavar="S",
+    p.add_argument("--color-strength", type=arg(real, 0, 1), default=None, metavar="S",
                    help="the same for colour noise alone, 0..1 (default: as --strength); e.g. --strength 0.6 "
                    "--color-strength 1 keeps some grain and no colour blotches")
 
@@ -188,16 +186,23 @@ def _evaluate_parser(sub: Any) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files")
     p.add_argument("--noise", metavar="SPEC", help="corruption (default: the training noise)")
     p.add_argument("--split", default="test", choices=["test", "val"], help="which split (default test)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the corruption (default 0)")
-    p.add_argument("--ensemble", type=int, default=1, metavar="N", help=ENSEMBLE_HELP)
+    p.add_argument("--limit", type=arg(positive), metavar="N", help="only the first N images")
+    p.add_argument("--seed", type=arg(seed), default=0, help="seed of the corruption (default 0)")
+    p.add_argument("--ensemble", type=arg(positive), default=1, metavar="N", help=ENSEMBLE_HELP)
     p.add_argument("--precision", default="auto", metavar="P", help=PRECISION_HELP)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (the usage itself is one --help away)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="daekit",
         description="daekit: denoising autoencoders in PyTorch. Train a model that reconstructs clean images "
         "from corrupted ones (or, with --noise none, a plain compression autoencoder), then use it to "
@@ -235,17 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "temporary folder removed when the server stops. Needs the serve extra.")
     sv.add_argument("runs", nargs="*", metavar="RUN_DIR", help="extra models to offer (run folders or checkpoints)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
-    sv.add_argument("--port", type=int, default=None, help="port (default: a free one, printed)")
-    sv.add_argument("--max-upload-mb", type=float, default=100.0, help="largest accepted upload in MB (default 100)")
+    sv.add_argument("--port", type=arg(port), default=None, help="port (default: a free one, printed)")
+    sv.add_argument("--max-upload-mb", type=arg(rate), default=100.0, help="largest accepted upload in MB (default 100)")
+    sv.add_argument("--max-pixels", type=arg(pixels), default=None, metavar="N", help=MAX_PIXELS_HELP)
     sv.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
-    sv.add_argument("--tile", type=int, default=None, help="tile side (default: chosen from the free memory)")
-    sv.add_argument("--ensemble", type=int, default=1, metavar="N", help=ENSEMBLE_HELP + " (for every upload)")
+    sv.add_argument("--tile", type=arg(count), default=None, help="tile side (default: chosen from the free memory)")
+    sv.add_argument("--ensemble", type=arg(positive), default=1, metavar="N", help=ENSEMBLE_HELP + " (for every upload)")
     sv.add_argument("--precision", default="auto", metavar="P", help=PRECISION_HELP)
     sub.add_parser("models", help="list the shipped pretrained models", description="List the models shipped inside the package: what each was trained on, its noise range and measured PSNR. Use a name with `daekit denoise --model NAME`.")
     sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
     d = sub.add_parser("demo", help="the whole lesson in one command, on embedded data", description="Offline, on data installed with scikit-learn and scikit-image: train a compression AE and a DAE on the digits, compare them with classical denoisers (report written), then clean the 'camera' photograph with the shipped photo model.")
     d.add_argument("--out", default="runs/demo", metavar="RUN_DIR", help="where to write everything (default runs/demo)")
-    d.add_argument("--epochs", type=int, default=50, help="epochs of the digit AE and DAE (default 50)")
+    d.add_argument("--epochs", type=arg(positive), default=50, help="epochs of the digit AE and DAE (default 50)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -296,11 +302,13 @@ def cmd_denoise(a: argparse.Namespace) -> int:
 
     from .api import Denoiser, check_strength
     from .ensemble import check_size
-    from .images import IMAGE_SUFFIXES, find_images
+    from .images import IMAGE_SUFFIXES, find_images, read_image
     from .train import check_precision
 
     files = find_images(a.inputs)
     out = Path(a.output)
+    if out.suffix.lower() in OTHER_IMAGE_SUFFIXES and not out.is_dir():  # not a folder named out.webp/
+        raise DaekitError(f"cannot write {out.suffix} images; name a .png, .jpg, .tif or .bmp file, or a folder")
     single = len(files) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
     if len(files) > 1 and out.suffix.lower() in IMAGE_SUFFIXES:
         raise DaekitError(f"{len(files)} inputs but -o {out} names one file; give a folder")
@@ -316,8 +324,6 @@ def cmd_denoise(a: argparse.Namespace) -> int:
             raise DaekitError(f"output {t} would overwrite an input; choose another -o")
         if t.exists() and not a.overwrite:
             raise DaekitError(f"output {t} exists; pass --overwrite to replace it")
-    if a.tile is not None and a.tile < 0:
-        raise DaekitError(f"--tile must be >= 0, got {a.tile}")
     check_size(a.ensemble)
     check_precision(a.precision)
     check_strength(a.strength)
@@ -325,25 +331,23 @@ def cmd_denoise(a: argparse.Namespace) -> int:
         check_strength(a.color_strength, "--color-strength")
     cache: dict[str, Denoiser] = {}
 
-    def model_for(src: Path) -> Denoiser:
-        name = a.model
-        if name is None:  # the shipped default for the image's channels
-            from .images import read_image
-            from .pretrained import default_for
+    def model_for(channels: int) -> Denoiser:
+        from .pretrained import default_for
 
-            name = default_for(read_image(src)[0].shape[2])
+        name = a.model if a.model is not None else default_for(channels)  # the shipped default for the image's channels
         if name not in cache:
             cache[name] = Denoiser.load(name, device=a.device, ensemble=a.ensemble, precision=a.precision,
                                         strength=a.strength, color_strength=a.color_strength)
         return cache[name]
 
     if a.model is not None:
-        model_for(files[0])  # a bad --model fails before any work
+        model_for(1)  # a bad --model fails before any work
     used: dict[str, list[float]] = {}
     for src, dst in tqdm(list(zip(files, targets)), desc="denoising", unit="image", disable=len(files) < 2):
-        den = model_for(src)
         t0 = time.perf_counter()
-        den.denoise_file(src, dst, tile=a.tile, progress=len(files) == 1)
+        img, info = read_image(src, a.max_pixels)  # read once: its channels pick the default model
+        den = model_for(img.shape[2])
+        den.write_denoised(img, info, dst, tile=a.tile, progress=len(files) == 1)
         used.setdefault(_model_label(den), []).append(time.perf_counter() - t0)
     print(f"wrote {len(targets)} image(s) to {targets[0] if single else out}")
     for label, times in used.items():

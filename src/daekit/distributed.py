@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Iterator
@@ -131,20 +133,51 @@ def restarted() -> bool:
 
 
 def _attempt_store(ctx: Context, timeout: timedelta) -> dist.Store | None:
-    """Under torchrun: the job's key-value store, with this attempt's own key prefix (None elsewhere).
+    """Under torchrun: the job's key-value store, under a key prefix of this attempt's own (None elsewhere).
 
-    torchrun's agent keeps one store for the whole job, and the ranks of a restarted attempt
+    torchrun's agent keeps one store for the whole job. The ranks of a restarted attempt
     (``--max-restarts``) would otherwise find the dead attempt's addresses in it and fail to connect
-    (seen on the CPU with gloo, about one restart in three). Keys under ``daekit/attempt_N`` cannot
-    be stale. Who hosts the store follows torch's own env:// rendezvous.
+    (seen on the CPU with gloo, about one restart in three). TORCHELASTIC_RESTART_COUNT cannot name the
+    attempt: on two nodes an agent whose own workers did not fail restarts them with its count unchanged.
+    So the ranks agree on a fresh generation number (``_agree_generation``) and use ``daekit/gen<N>/``.
+    Who hosts the store follows torch's own env:// rendezvous.
     """
-    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT")
-    if attempt is None or "MASTER_ADDR" not in os.environ:
+    if "TORCHELASTIC_RESTART_COUNT" not in os.environ or "MASTER_ADDR" not in os.environ:
         return None
     agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == str(True)
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), ctx.world,
                           is_master=not agent and ctx.is_main, timeout=timeout, multi_tenant=not agent)
-    return dist.PrefixStore(f"daekit/attempt_{attempt}", store)
+    return dist.PrefixStore(f"daekit/gen{_agree_generation(store, ctx, timeout)}", store)
+
+
+def _agree_generation(store: dist.Store, ctx: Context, timeout: timedelta, retry_s: float = 3.0) -> int:
+    """A number every rank of this attempt shares and no earlier attempt used.
+
+    Rank 0 draws it from a counter and answers each rank's join, which carries a nonce of that process;
+    a rank that read a dead attempt's number gets no answer within `retry_s`, reads again and rejoins.
+    """
+    if ctx.is_main:
+        gen = store.add("daekit/generation", 1)
+        store.set("daekit/leader", str(gen))
+        for r in range(1, ctx.world):
+            store.wait([f"daekit/join/{gen}/{r}"], timeout)
+            store.set(f"daekit/ack/{gen}/{r}", store.get(f"daekit/join/{gen}/{r}"))
+        return gen
+    nonce = uuid.uuid4().hex.encode()
+    deadline = time.monotonic() + timeout.total_seconds()
+    while True:
+        store.wait(["daekit/leader"], timeout)
+        gen = int(store.get("daekit/leader"))
+        store.set(f"daekit/join/{gen}/{ctx.rank}", nonce)
+        try:
+            store.wait([f"daekit/ack/{gen}/{ctx.rank}"], timedelta(seconds=retry_s))
+            if store.get(f"daekit/ack/{gen}/{ctx.rank}") == nonce:
+                return gen
+            time.sleep(0.1)  # a dead attempt's answer to a dead process: wait for the new leader
+        except (RuntimeError, dist.DistError):  # no answer: a dead attempt's leader
+            pass
+        if time.monotonic() > deadline:
+            raise DaekitError("cannot join the distributed job: rank 0 did not answer (DAEKIT_DIST_TIMEOUT)")
 
 
 def setup(device: torch.device) -> tuple[Context, torch.device]:

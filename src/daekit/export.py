@@ -24,7 +24,6 @@ from .api import Denoiser, _OPP, _OPP_INV, _OPP_OFFSET
 from .errors import DaekitError
 
 PARITY_TOLERANCE = 1e-4
-FIXED_SIZE_MODELS = {"dense", "deep-dense"}
 
 
 class Exportable(nn.Module):
@@ -80,8 +79,8 @@ def export_model(den: Denoiser, onnx_path: str | Path, image: np.ndarray | None 
     """
     module = Exportable(den).cpu().eval()
     name = den.model.spec["name"]
-    fixed = name in FIXED_SIZE_MODELS
-    size = tuple(den.model.spec["image_size"]) if fixed else None
+    size = den.model.geometry.fixed_size  # the model's own declaration (models/blocks.py)
+    fixed = size is not None
     if image is not None:
         if image.shape[2] != module.channels:
             raise DaekitError(f"parity image has {image.shape[2]} channel(s); the exported model takes {module.channels}")

@@ -12,7 +12,10 @@ alike. A TIFF is decoded upright already (OpenCV applies its orientation), so it
 from __future__ import annotations
 
 import io
+import os
 import struct
+import threading
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +32,60 @@ except AttributeError:  # pragma: no cover - older OpenCV builds
     pass
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
-MAX_PIXELS = 1 << 28  # 268 Mpx, e.g. 16384 x 16384: larger images are refused as likely decompression bombs
+# The largest image read, in pixels: 268 Mpx, e.g. 16384 x 16384 (tiled inference takes it in ~1.2 GB).
+# Checked from the file's header before anything is decoded, so a small file that claims a huge image
+# (a decompression bomb) costs nothing. DAEKIT_MAX_PIXELS or a max_pixels argument sets another.
+MAX_PIXELS = 1 << 28
+_PIL_LOCK = threading.Lock()
+
+
+def max_pixels(limit: int | None = None) -> int:
+    """The pixel limit in force: `limit` if given, else $DAEKIT_MAX_PIXELS, else ``MAX_PIXELS``."""
+    if limit is None:
+        text = os.environ.get("DAEKIT_MAX_PIXELS", "").strip()
+        if not text:
+            return MAX_PIXELS
+        try:
+            limit = int(float(text)) if text.replace(".", "", 1).replace("e", "", 1).isdigit() else int(text)
+        except ValueError:
+            raise DaekitError(f"DAEKIT_MAX_PIXELS must be a whole number of pixels, got {text!r}") from None
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise DaekitError(f"the pixel limit must be a whole number >= 1, got {limit!r}")
+    return int(limit)
+
+
+def image_dimensions(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) from an image file's header (Pillow; no pixels decoded), None if unreadable."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own bomb warning: the caller applies daekit's limit
+            try:
+                with Image.open(path) as im:
+                    return int(im.width), int(im.height)
+            except Image.DecompressionBombError:  # over 2x Pillow's limit: ask again without it
+                with _PIL_LOCK:
+                    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                    try:
+                        with Image.open(path) as im:
+                            return int(im.width), int(im.height)
+                    finally:
+                        Image.MAX_IMAGE_PIXELS = saved
+    except Exception:  # unknown to Pillow (or a PNG whose header checksum is broken, as a crafted one's is)
+        with open(path, "rb") as f:
+            head = f.read(24)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 24:
+            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        return None  # OpenCV decides, with its own cap (2**30 pixels), and the decoded size is checked
+
+
+def check_pixels(path: str | Path, width: int, height: int, limit: int | None = None) -> None:
+    """Refuses an image of more than the pixel limit, in one line."""
+    cap = max_pixels(limit)
+    if width * height > cap:
+        raise DaekitError(f"image {path} is {width}x{height} pixels, over the limit of {cap:,} pixels "
+                          "(raise it with --max-pixels or DAEKIT_MAX_PIXELS if this is intended)")
 
 
 @dataclass
@@ -40,6 +96,14 @@ class ImageInfo:
     alpha: np.ndarray | None = None  # (H, W) in the file's own dtype
     exif: bytes | None = None  # the EXIF block, b"Exif\0\0" + TIFF-structured tags
     icc: bytes | None = None  # the ICC colour profile
+    value_range: tuple[float, float] | None = None  # a float image's own (min, max) where it was outside [0, 1]
+
+    def to_file_values(self, arr: np.ndarray) -> np.ndarray:
+        """[0, 1] values back to the file's own range (float images that were rescaled on reading)."""
+        if self.value_range is None or self.dtype != np.float32:
+            return arr
+        lo, hi = self.value_range
+        return (arr.astype(np.float64) * (hi - lo) + lo).astype(np.float32)
 
     @property
     def orientation(self) -> int | None:
@@ -79,34 +143,47 @@ def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
     return data, (bytes(icc) if icc else None)
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
+def read_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarray, ImageInfo]:
     """Reads an image file into a float32 (H, W, C) array in [0, 1], C = 1 (gray) or 3 (RGB).
 
     Palette images are expanded to RGB; an alpha channel is returned in ``ImageInfo`` (kept, not
-    denoised); CMYK JPEGs are converted to RGB by the decoder.
+    denoised); CMYK JPEGs are converted to RGB by the decoder. A float image (32-bit TIFF) whose
+    values leave [0, 1] (e.g. raw microscope counts) is scaled by its own min and max; ``ImageInfo``
+    keeps them, and a float output is written back in the file's own range.
 
     Raises:
-        DaekitError: missing, empty, truncated, unsupported or oversized file.
+        DaekitError: missing, empty, truncated, unsupported or oversized file (see ``max_pixels``).
     """
-    img, info = decode_image(path)
+    img, info = decode_image(path, max_pixels)
     arr = to_float(img)
     if not np.isfinite(arr).all():
         raise DaekitError(f"image {path} contains NaN or infinite values")
+    if img.dtype == np.float32:
+        arr, info.value_range = unit_range(arr)
     info.exif, info.icc = read_metadata(path)
     return arr, info
 
 
-def decode_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
+def unit_range(arr: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Float values outside [0, 1] scaled into it by their own (min, max), returned too; else as they are."""
+    lo, hi = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+    if lo >= 0.0 and hi <= 1.0:
+        return arr, None
+    lo, hi = min(lo, 0.0), hi if hi > lo else lo + 1.0
+    return ((arr.astype(np.float64) - lo) / (hi - lo)).astype(np.float32), (lo, hi)
+
+
+def decode_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarray, ImageInfo]:
     """Like ``read_image`` but keeps the file's own pixel type: (H, W, C) uint8, uint16 or float32."""
     path = Path(path)
     if not path.is_file():
         raise DaekitError(f"input image not found: {path}")
-    raw = np.fromfile(str(path), dtype=np.uint8)
-    if raw.size == 0:
+    if path.stat().st_size == 0:
         raise DaekitError(f"input image is an empty file: {path}")
-    ok, w, h = _peek_size(raw)
-    if ok and w * h > MAX_PIXELS:
-        raise DaekitError(f"image {path} is {w}x{h} pixels, over the {MAX_PIXELS:,}-pixel limit (decompression bomb?)")
+    size = image_dimensions(path)
+    if size is not None:  # from the header, before a byte of pixels is decoded
+        check_pixels(path, *size, limit=max_pixels)
+    raw = np.fromfile(str(path), dtype=np.uint8)
     try:
         img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -124,15 +201,9 @@ def decode_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
         img = img[..., None]
     elif not (img.ndim == 3 and img.shape[2] == 1):
         raise DaekitError(f"image {path} has {img.shape[2]} channels; expected gray, RGB or RGBA")
+    if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
+        check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
     return img, ImageInfo(dtype=img.dtype, alpha=alpha)
-
-
-def _peek_size(raw: np.ndarray) -> tuple[bool, int, int]:
-    """Width/height from a PNG header, without decoding (other formats rely on OpenCV's own cap)."""
-    b = raw[:24].tobytes()
-    if b[:8] == b"\x89PNG\r\n\x1a\n" and len(b) >= 24:
-        return True, int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
-    return False, 0, 0
 
 
 def to_float(img: np.ndarray) -> np.ndarray:
@@ -166,7 +237,7 @@ def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None
     dtype = np.dtype(info.dtype if info else np.uint8)
     if suffix in (".jpg", ".jpeg", ".bmp") or (dtype == np.float32 and suffix == ".png"):
         dtype = np.dtype(np.uint8)
-    out = from_float(arr, dtype)
+    out = from_float(info.to_file_values(arr) if info is not None and dtype == np.float32 else arr, dtype)
     if out.ndim == 3 and out.shape[2] == 3:
         out = out[..., ::-1]  # RGB -> BGR for OpenCV
     if out.ndim == 3 and out.shape[2] == 1:

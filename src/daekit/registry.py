@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import DaekitError
 
@@ -14,10 +14,12 @@ class Registry(Generic[T]):
 
     Args:
         kind: What is registered ("model", "noise model", ...), used in error messages.
+        contract: Called with (name, obj) at registration; raises TypeError for an object that does not
+            keep the registry's contract (e.g. a model that declares no geometry).
     """
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, kind: str, contract: Callable[[str, Any], None] | None = None) -> None:
+        self.kind, self.contract = kind, contract
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -26,6 +28,8 @@ class Registry(Generic[T]):
         def deco(obj: T) -> T:
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
+            if self.contract is not None:
+                self.contract(name, obj)
             self._items[name] = obj
             return obj
 

@@ -141,8 +141,8 @@ class App:
             write_image(job.folder / "preview_in.png", img)  # 8-bit PNGs for the browser; the result keeps its depth
             write_image(job.folder / "preview_out.png", out)
             job.state, job.progress = "done", 1.0
-        except DaekitError as e:
-            job.state, job.message = "error", str(e)
+        except DaekitError as e:  # the server's own paths stay on the server
+            job.state, job.message = "error", str(e).replace(str(job.folder / f"input{job.suffix}"), "the upload")
         except Exception as e:  # never a stack trace on the page
             job.state, job.message = "error", f"could not process the image ({type(e).__name__})"
 

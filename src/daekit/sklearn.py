@@ -131,8 +131,9 @@ class StackedDenoisingAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMi
 
     def fit(self, X: Any, y: Any = None) -> "StackedDenoisingAutoencoder":
         x, _ = _check_X(X)
-        s = StackSettings(layers=[int(h) for h in self.layers], noise=_noise_list(self.noise), pretrain_epochs=int(self.epochs),
-                          batch_size=int(self.batch_size), pretrain_lr=float(self.lr), seed=int(self.random_state))
+        # StackSettings checks every value (checks.py): a bad one is one DaekitError line, as in the CLI
+        s = StackSettings(layers=list(self.layers), noise=_noise_list(self.noise), pretrain_epochs=self.epochs,
+                          batch_size=self.batch_size, pretrain_lr=self.lr, seed=self.random_state)
         encoder, self.history_, biases = pretrain(x, s, self.device)
         self.encoder_ = encoder.cpu().eval()
         self.decoder_biases_ = [b.cpu() for b in biases]
@@ -240,10 +241,9 @@ class SdAClassifier(ClassifierMixin, _Persisted):
     def fit(self, X: Any, y: Any) -> "SdAClassifier":
         x, labels = _check_X(X, y=y, supervised=True)
         self.classes_, codes = np.unique(labels, return_inverse=True)
-        s = StackSettings(layers=[int(h) for h in self.layers], noise=_noise_list(self.noise),
-                          pretrain_epochs=int(self.pretrain_epochs), finetune_epochs=int(self.finetune_epochs),
-                          batch_size=int(self.batch_size), pretrain_lr=float(self.pretrain_lr),
-                          finetune_lr=float(self.finetune_lr), seed=int(self.random_state))
+        s = StackSettings(layers=list(self.layers), noise=_noise_list(self.noise), pretrain_epochs=self.pretrain_epochs,
+                          finetune_epochs=self.finetune_epochs, batch_size=self.batch_size, pretrain_lr=self.pretrain_lr,
+                          finetune_lr=self.finetune_lr, seed=self.random_state)
         encoder, self.pretrain_history_, _ = pretrain(x, s, self.device)
         net, self.finetune_history_ = finetune_classifier(encoder, x, torch.as_tensor(codes, dtype=torch.long), len(self.classes_), s)
         self.net_ = net.cpu().eval()

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
 from .data import InMemoryLoader
 from .errors import DaekitError
 from .models import create_model
@@ -75,6 +76,9 @@ class UnrolledAE(nn.Module):
         return h.view_as(x)
 
 
+MAX_LAYER = 1 << 16  # units in one layer: larger sizes are typos that would allocate tens of GB
+
+
 @dataclass
 class StackSettings:
     """Hyperparameters of pretraining and fine-tuning (plain values, stored with the model)."""
@@ -89,8 +93,15 @@ class StackSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.layers or any(int(h) < 1 for h in self.layers):
-            raise DaekitError(f"layers must be positive sizes, got {self.layers}")
+        if isinstance(self.layers, (str, bytes)) or not isinstance(self.layers, (list, tuple)) or not self.layers:
+            raise DaekitError(f"layers must be a list of positive sizes, got {self.layers!r}")
+        self.layers = [checks.whole(h, "layers", 1, MAX_LAYER) for h in self.layers]
+        self.pretrain_epochs = checks.count(self.pretrain_epochs, "pretrain_epochs")  # 0: no pretraining
+        self.finetune_epochs = checks.count(self.finetune_epochs, "finetune_epochs")
+        self.batch_size = checks.positive(self.batch_size, "batch_size")
+        self.pretrain_lr = checks.rate(self.pretrain_lr, "pretrain_lr")
+        self.finetune_lr = checks.rate(self.finetune_lr, "finetune_lr")
+        self.seed = checks.seed(self.seed)
         if isinstance(self.noise, str):
             self.noise = [self.noise]
         if len(self.noise) == 1:

@@ -27,17 +27,30 @@ from .errors import DaekitError
 Run = Callable[[np.ndarray], np.ndarray]  # (h, w, C) float32 -> (h, w, C) float32
 
 
-def model_geometry(model: nn.Module) -> tuple[int, int]:
-    """(halo, multiple): context each tile needs and the grid its origin must sit on.
+UNDECLARED_HALO = 64  # context for models without an exact receptive field (U-Nets): blended tiles
 
-    Models that declare ``receptive_field``/``tile_multiple`` get exact tiles; others (U-Nets) get a
-    generous halo and their pooling multiple, and rely on blending.
+
+def model_geometry(model: nn.Module) -> tuple[int, int]:
+    """(halo, multiple): context each tile needs and the grid its origin must sit on, from the model's
+    declared ``geometry`` (models/blocks.py). An exact receptive field gives exact tiles; without one
+    (U-Nets) tiles get a generous halo and rely on blending.
     """
-    multiple = int(getattr(model, "tile_multiple", 2 ** int(getattr(model, "levels", 0))))
-    rf = getattr(model, "receptive_field", None)
-    halo = (int(rf) - 1) // 2 if rf else 64
-    halo = -(-halo // multiple) * multiple
-    return halo, multiple
+    g = model.geometry
+    rf = g.receptive_field
+    halo = (int(rf) - 1) // 2 if rf else UNDECLARED_HALO
+    return -(-halo // g.multiple) * g.multiple, g.multiple
+
+
+def smallest_tile(model: nn.Module) -> int:
+    """The smallest tile side worth running: twice the halo (a tile then computes at most 4x its own
+    pixels), at least 32 and on the model's grid. Smaller tiles would take hours on a large image."""
+    halo, multiple = model_geometry(model)
+    return -(-max(32, 2 * halo) // multiple) * multiple
+
+
+def untiled_bytes(model: nn.Module, height: int, width: int, itemsize: int = 4) -> int:
+    """Rough activation memory of one whole-image run (3 live tensors of the widest layer)."""
+    return int(height * width * _activation_bytes_per_pixel(model, itemsize) * 3)
 
 
 def available_memory(device: torch.device) -> int:

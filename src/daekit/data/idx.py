@@ -30,35 +30,49 @@ PARTS = {
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read_idx(path: str | Path) -> np.ndarray:
+MAX_IDX_BYTES = 1 << 31  # 2 GiB of values; the largest real set (EMNIST byclass, train) holds 547 MB
+
+
+def read_idx(path: str | Path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Reads one IDX file (gzip-compressed or not) into an array.
 
+    The header is read first and the values it announces are checked against `max_bytes` before
+    anything else is inflated or allocated; then exactly that many bytes are read, so neither a
+    header that lies nor a gzip bomb can take more memory than the header admitted.
+
     Raises:
-        DaekitError: the file is missing, truncated, not gzip/IDX, or its size disagrees with its header.
+        DaekitError: the file is missing, truncated, not gzip/IDX, too large, or its size disagrees
+            with its header.
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as f:
+            gz = f.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _DTYPES:
+                raise DaekitError(f"not an IDX file (bad magic number): {path}")
+            ndim = magic[3]
+            dims = f.read(4 * ndim)
+            if ndim == 0 or len(dims) < 4 * ndim:
+                raise DaekitError(f"corrupt or truncated IDX file {path}: header cut short")
+            shape = struct.unpack(f">{ndim}I", dims)
+            dtype = np.dtype(_DTYPES[magic[2]])
+            expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if expected > max_bytes:
+                raise DaekitError(f"IDX file {path} claims {expected:,} bytes of values (shape {shape}), over the "
+                                  f"limit of {max_bytes:,}: not an MNIST-family file, or a damaged one")
+            data = f.read(expected + 1)
     except FileNotFoundError:
         raise DaekitError(f"missing IDX file: {path}") from None
     except (EOFError, OSError, zlib.error) as e:
         raise DaekitError(f"corrupt or truncated IDX file {path}: {e}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise DaekitError(f"not an IDX file (bad magic number): {path}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise DaekitError(f"corrupt or truncated IDX file {path}: header cut short")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
+    if len(data) != expected:
+        more = "more" if len(data) > expected else f"{len(data)}"
         raise DaekitError(
-            f"corrupt or truncated IDX file {path}: header says {expected} bytes for shape {shape}, file has {len(raw)}"
+            f"corrupt or truncated IDX file {path}: header says {expected} bytes of values for shape {shape}, file has {more}"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 def idx_files(name: str, root: Path) -> dict[str, Path]:

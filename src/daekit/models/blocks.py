@@ -1,6 +1,7 @@
 """Pieces shared by the architectures: input checks, padding to a multiple and cropping back."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -8,6 +9,28 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DaekitError
+
+@dataclass(frozen=True)
+class Geometry:
+    """What a model promises about image sizes; tiling, export and the CLI read this, nothing else.
+
+    Attributes:
+        fixed_size: (H, W) the input must have exactly (dense models), or None for any size.
+        receptive_field: Width in input pixels of the region one output pixel depends on, when exact;
+            None where it is not declared (tiles then get a generous halo and are blended).
+        multiple: Tile origins and halos must sit on this grid (pooling, pixel-unshuffle) for tiled
+            output to equal whole-image output.
+    """
+
+    fixed_size: tuple[int, int] | None = None
+    receptive_field: int | None = None
+    multiple: int = 1
+
+    @property
+    def tileable(self) -> bool:
+        """Whether the model may run on crops of an image (any model that takes any size)."""
+        return self.fixed_size is None
+
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU, "none": nn.Identity}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import activation, check_input, crop, pad_to_multiple, positive_ints
+from .blocks import Geometry, activation, check_input, crop, pad_to_multiple, positive_ints
 from .registry import MODELS
 
 
@@ -22,6 +22,8 @@ class ConvAE(nn.Module):
         channels: Width of each encoder level; the decoder mirrors it.
         out_act: Output activation: "sigmoid" for [0, 1] data, "none" for unbounded.
     """
+
+    geometry: Geometry
 
     def __init__(
         self,
@@ -44,6 +46,9 @@ class ConvAE(nn.Module):
             c = w
         dec += [nn.Conv2d(c, in_channels, 3, padding=1), activation(out_act)]
         self.encoder, self.decoder = nn.Sequential(*enc), nn.Sequential(*dec)
+        # per level l: conv3 (2 * 2**l) + pool (2**l) on the way down, transposed conv3 (2 * 2**(l+1)) on the
+        # way up, + the last conv3: 7 * 2**levels - 4 pixels wide, an upper bound (tiled == whole is tested)
+        self.geometry = Geometry(receptive_field=7 * self.multiple - 4, multiple=self.multiple)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, None, "conv")

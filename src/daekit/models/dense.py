@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import activation, check_input, positive_ints
+from .blocks import Geometry, activation, check_input, positive_ints
 from .registry import MODELS
 
 
@@ -22,10 +22,13 @@ class DenseAE(nn.Module):
         tied: Decoder weight is the encoder weight transposed.
     """
 
+    geometry: Geometry
+
     def __init__(self, in_channels: int = 1, image_size: tuple[int, int] = (28, 28), hidden: int = 256, tied: bool = True) -> None:
         super().__init__()
         (hidden,) = positive_ints("dense", "hidden", hidden)
         self.in_channels, self.image_size, self.tied = in_channels, tuple(image_size), bool(tied)
+        self.geometry = Geometry(fixed_size=self.image_size)
         n = in_channels * self.image_size[0] * self.image_size[1]
         self.enc = nn.Linear(n, hidden)
         bound = 4 * math.sqrt(6.0 / (n + hidden))  # Glorot init scaled for sigmoid, as in the dA tutorial
@@ -58,6 +61,8 @@ class DeepDenseAE(nn.Module):
         act: Hidden activation ("relu", "gelu", "tanh", "sigmoid").
     """
 
+    geometry: Geometry
+
     def __init__(
         self,
         in_channels: int = 1,
@@ -68,6 +73,7 @@ class DeepDenseAE(nn.Module):
         super().__init__()
         widths = positive_ints("deep-dense", "hidden", hidden)
         self.in_channels, self.image_size = in_channels, tuple(image_size)
+        self.geometry = Geometry(fixed_size=self.image_size)
         n = in_channels * self.image_size[0] * self.image_size[1]
         dims = [n, *widths]
         enc: list[nn.Module] = []

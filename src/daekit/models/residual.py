@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import check_input, on_unshuffled, positive_ints
+from .blocks import Geometry, check_input, on_unshuffled, positive_ints
 from .registry import MODELS
 
 
@@ -26,9 +26,11 @@ class ResidualDenoiser(nn.Module):
         unshuffle: Work on `unshuffle` x `unshuffle` pixel-unshuffled sub-images (1 = full resolution).
 
     Attributes:
-        receptive_field: Width in input pixels of the region one output pixel depends on.
-        tile_multiple: Tiles must start at multiples of this for tiled output to equal whole-image output.
+        geometry: Any size; exact receptive field ``2 * (depth * unshuffle + unshuffle - 1) + 1``; tiles on
+            multiples of `unshuffle`.
     """
+
+    geometry: Geometry
 
     def __init__(
         self,
@@ -45,8 +47,7 @@ class ResidualDenoiser(nn.Module):
         (unshuffle,) = positive_ints("residual", "unshuffle", unshuffle)
         depth = max(depth, 2)
         self.in_channels, self.unshuffle = in_channels, unshuffle
-        self.receptive_field = 2 * (depth * unshuffle + unshuffle - 1) + 1
-        self.tile_multiple = unshuffle
+        self.geometry = Geometry(receptive_field=2 * (depth * unshuffle + unshuffle - 1) + 1, multiple=unshuffle)
         c = in_channels * unshuffle * unshuffle
         layers: list[nn.Module] = [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import check_input, on_unshuffled, positive_ints
+from .blocks import Geometry, check_input, on_unshuffled, positive_ints
 from .registry import MODELS
 
 
@@ -29,8 +29,11 @@ class UNet(nn.Module):
             the same compute buys `unshuffle` times the width and twice the reach (as FFDNet does).
 
     Attributes:
-        tile_multiple: Tiles must start at multiples of this (``unshuffle * 2**levels``).
+        geometry: Any size; tiles on multiples of ``unshuffle * 2**levels``; no exact receptive field
+            declared (its reach is large: tiles get a generous halo and are blended).
     """
+
+    geometry: Geometry
 
     def __init__(
         self,
@@ -46,7 +49,7 @@ class UNet(nn.Module):
         (width,) = positive_ints("unet", "width", width)
         (unshuffle,) = positive_ints("unet", "unshuffle", unshuffle)
         self.in_channels, self.levels, self.residual, self.unshuffle = in_channels, levels, bool(residual), unshuffle
-        self.tile_multiple = unshuffle * 2**levels
+        self.geometry = Geometry(multiple=unshuffle * 2**levels)
         c = in_channels * unshuffle * unshuffle
         widths = [width * 2**i for i in range(levels + 1)]
         self.inc = _double_conv(c, widths[0])
@@ -67,5 +70,5 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, None, "unet")
-        y = on_unshuffled(self._unet, x, self.unshuffle, self.tile_multiple)
+        y = on_unshuffled(self._unet, x, self.unshuffle, self.geometry.multiple)
         return x - y if self.residual else y
