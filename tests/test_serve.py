@@ -67,7 +67,7 @@ def _wait(url: str, job: str) -> dict:
     for _ in range(600):
         with urllib.request.urlopen(f"{url}/api/jobs/{job}") as r:
             d = json.loads(r.read())
-        if d["state"] in ("done", "error"):
+        if d["state"] in ("done", "error", "cancelled"):
             return d
         time.sleep(0.1)
     raise AssertionError("job did not finish")

@@ -243,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=arg(port), default=None, help="port (default: a free one, printed)")
     sv.add_argument("--max-upload-mb", type=arg(rate), default=100.0, help="largest accepted upload in MB (default 100)")
     sv.add_argument("--max-pixels", type=arg(pixels), default=None, metavar="N", help=MAX_PIXELS_HELP)
+    sv.add_argument("--workers", type=arg(positive), default=1, metavar="N",
+                    help="photos cleaned at once (default 1: memory is about this many photos' worth)")
+    sv.add_argument("--queue", type=arg(count), default=4, metavar="N",
+                    help="uploads that wait for a worker (default 4); beyond that an upload is told 'busy, retry'")
     sv.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     sv.add_argument("--tile", type=arg(count), default=None, help="tile side (default: chosen from the free memory)")
     sv.add_argument("--ensemble", type=arg(positive), default=1, metavar="N", help=ENSEMBLE_HELP + " (for every upload)")
@@ -437,9 +441,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_serve(a: argparse.Namespace) -> int:
     from .serve import serve
 
-    if a.max_upload_mb <= 0:
-        raise DaekitError(f"--max-upload-mb must be > 0, got {a.max_upload_mb:g}")
-    serve(a.runs, a.host, a.port, a.max_upload_mb, a.device, a.tile, a.ensemble, a.precision)
+    serve(a.runs, a.host, a.port, a.max_upload_mb, a.device, a.tile, a.ensemble, a.precision, a.max_pixels,
+          a.workers, a.queue)
     return 0
 
 

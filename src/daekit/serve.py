@@ -5,16 +5,26 @@ model (shipped ones and run folders named on the command line) and a strength, w
 the tiled denoising, compare before/after with a slider and zoom, download the full-resolution result
 in the upload's own format and bit depth.
 
-Safety: uploads are limited in size (``--max-upload-mb``), their type is checked from the first bytes
-(PNG, JPEG, TIFF, BMP), decompression bombs are refused by the reader, and every file lives in one
-temporary folder removed when the server stops. Errors reach the page as one-line messages.
+Safety: uploads are limited in size (``--max-upload-mb``) and in pixels (``--max-pixels``, from the
+header), their type is checked from the first bytes (PNG, JPEG, TIFF, BMP), and a request body that
+stalls for ``BODY_STALL_S`` is dropped. Under load: ``workers`` jobs run at once and ``queue`` more wait;
+beyond that an upload gets "busy, retry" (HTTP 503) at once, so memory is bounded by the workers, not
+by the clients. A job whose page went away (it said so, or stopped polling for ``STALE_S``) is cancelled
+between tiles. Every file lives in one temporary folder (named with the server's pid) removed when the
+server stops; folders of a server that was killed are removed at the next start. Errors reach the page
+as one-line messages that never name a server path.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import re
 import shutil
+import socket
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +42,15 @@ SIGNATURES = {  # first bytes -> file suffix
     b"BM": ".bmp",
 }
 MAX_JOBS = 32  # finished jobs kept (oldest files removed first)
+WORKERS, QUEUE = 1, 4  # jobs denoised at once, and jobs waiting for a worker (more: "busy, retry")
+STALE_S = 30.0  # a job nobody has asked about for this long is abandoned (its page went away)
+BODY_STALL_S = 30.0  # an upload whose body sends nothing for this long is dropped
+BODY_TOTAL_S = 600.0  # and one that takes longer than this in all
+TMP_PREFIX = "daekit-serve-"
+
+
+class Cancelled(Exception):
+    """A job's page went away: it stops between tiles."""
 
 
 def sniff(head: bytes) -> str | None:
@@ -52,6 +71,13 @@ class Job:
     message: str = ""
     size: tuple[int, int] = (0, 0)
     info: dict[str, Any] = field(default_factory=dict)
+    seen: float = field(default_factory=time.monotonic)  # when its page last asked about it
+    cancelled: bool = False
+    stale_s: float = STALE_S
+
+    def check(self) -> None:
+        if self.cancelled or time.monotonic() - self.seen > self.stale_s:
+            raise Cancelled
 
 
 AUTO = "auto"  # photo-real for colour photos, photo-gray for gray ones
@@ -61,20 +87,31 @@ class App:
     """The server's state: models (loaded lazily), jobs, the temporary folder."""
 
     def __init__(self, models: list[str], max_upload_mb: float = 100.0, device: str = "auto", tile: int | None = None,
-                 ensemble: int = 1, precision: str = "auto") -> None:
+                 ensemble: int = 1, precision: str = "auto", max_pixels: int | None = None, workers: int = WORKERS,
+                 queue: int = QUEUE) -> None:
+        from . import checks
         from .ensemble import check_size
+        from .images import max_pixels as pixel_limit
         from .pretrained import list_pretrained
         from .train import check_precision
 
         self.ensemble, self.precision = check_size(ensemble), check_precision(precision)  # before any model loads
+        max_upload_mb = checks.rate(max_upload_mb, "--max-upload-mb")
+        self.max_pixels = pixel_limit(max_pixels)
+        self.tile = None if tile is None else checks.count(tile, "--tile")
+        workers, queue = checks.positive(workers, "workers"), checks.count(queue, "queue")
+        self._running = threading.Semaphore(workers)  # jobs denoised at once
+        self._slots, self._in_flight = workers + queue, 0  # jobs running or waiting, and the most there may be
 
         # "auto" (first, the default): what `daekit denoise` picks without --model, by the photo's channels
         self.choices = [AUTO] + [p.name for p in list_pretrained() if p.name.startswith("photo")] + list(models)
         # run folders load now (a bad one fails at start, not on the first upload); shipped models on first use
         self._models: dict[str, Any] = {m: self._load(m, device) for m in models}
         self.max_bytes = int(max_upload_mb * 1024 * 1024)
-        self.device, self.tile = device, tile
-        self.tmp = Path(tempfile.mkdtemp(prefix="daekit-serve-"))
+        self.device = device
+        self.stale_s, self.body_stall_s = STALE_S, BODY_STALL_S
+        remove_orphans()
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-"))
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
@@ -105,27 +142,57 @@ class App:
         strength = check_strength(strength)
         color_strength = None if color_strength is None else check_strength(color_strength, "colour strength")
         den = self.model(model)
-        self._prune()
-        job = Job(uuid.uuid4().hex, self.tmp / uuid.uuid4().hex, suffix)
-        job.folder.mkdir()
-        (job.folder / f"input{suffix}").write_bytes(data)
-        self.jobs[job.id] = job
-        threading.Thread(target=self._run, args=(job, den, strength, color_strength), daemon=True).start()
+        self._admit()
+        try:
+            self._prune()
+            job = Job(uuid.uuid4().hex, self.tmp / uuid.uuid4().hex, suffix, stale_s=self.stale_s)
+            job.folder.mkdir()
+            (job.folder / f"input{suffix}").write_bytes(data)
+            self.jobs[job.id] = job
+            threading.Thread(target=self._run, args=(job, den, strength, color_strength), daemon=True).start()
+        except BaseException:
+            self._leave()
+            raise
         return job
 
+    def cancel(self, job: Job) -> None:
+        job.cancelled = True
+
     def _prune(self) -> None:
-        done = [j for j in self.jobs.values() if j.state in ("done", "error")]
+        done = [j for j in self.jobs.values() if j.state in ("done", "error", "cancelled")]
         for j in done[: max(0, len(self.jobs) - MAX_JOBS)]:
             shutil.rmtree(j.folder, ignore_errors=True)
             self.jobs.pop(j.id, None)
 
+    def busy(self) -> bool:
+        """Whether every worker and queue place is taken (a new upload would be refused)."""
+        return self._in_flight >= self._slots
+
+    def _admit(self) -> None:
+        with self._lock:
+            if self._in_flight >= self._slots:
+                raise Busy
+            self._in_flight += 1
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
     def _run(self, job: Job, den: Any, strength: float, color_strength: float | None) -> None:
+        try:
+            with self._running:  # waits here while `workers` other jobs run
+                self._denoise(job, den, strength, color_strength)
+        finally:
+            self._leave()
+
+    def _denoise(self, job: Job, den: Any, strength: float, color_strength: float | None) -> None:
         from .api import blend
         from .images import read_image, write_image
 
         try:
+            job.check()
             job.state = "running"
-            img, info = read_image(job.folder / f"input{job.suffix}")
+            img, info = read_image(job.folder / f"input{job.suffix}", self.max_pixels)
             if den is None:
                 from .pretrained import default_for
 
@@ -136,15 +203,42 @@ class App:
             for y0, band in den.denoise_bands(img, self.tile):
                 out[y0 : y0 + band.shape[0]] = band
                 job.progress = (y0 + band.shape[0]) / h
+                job.check()
             out = blend(img, out, strength, color_strength)  # what --strength / --color-strength do in the CLI
             write_image(job.folder / f"result{job.suffix}", out, info)
             write_image(job.folder / "preview_in.png", img)  # 8-bit PNGs for the browser; the result keeps its depth
             write_image(job.folder / "preview_out.png", out)
             job.state, job.progress = "done", 1.0
+        except Cancelled:  # its files go first: a cancelled job holds nothing
+            shutil.rmtree(job.folder, ignore_errors=True)
+            job.state, job.message = "cancelled", "cancelled: the page went away"
         except DaekitError as e:  # the server's own paths stay on the server
-            job.state, job.message = "error", str(e).replace(str(job.folder / f"input{job.suffix}"), "the upload")
+            job.state, job.message = "error", _without_paths(str(e).replace(str(job.folder / f"input{job.suffix}"), "the upload"))
         except Exception as e:  # never a stack trace on the page
             job.state, job.message = "error", f"could not process the image ({type(e).__name__})"
+
+
+class Busy(Exception):
+    """Every worker and queue place is taken: the client should retry later."""
+
+
+def _without_paths(message: str) -> str:
+    """A message with any absolute path left in it replaced (the page never learns the server's files)."""
+    return re.sub(r"(?:/[^\s/:]+)+/?", "<path>", message) if "/" in message else message
+
+
+def remove_orphans() -> None:
+    """Removes temporary folders of daekit servers that were killed (their pid no longer runs)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
+        m = re.match(rf"{TMP_PREFIX}(\d+)-", folder.name)
+        if not m or not folder.is_dir() or int(m[1]) == os.getpid():
+            continue
+        try:
+            os.kill(int(m[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's live server
+            pass
 
 
 def build_app(state: App):
@@ -165,15 +259,39 @@ def build_app(state: App):
     async def models(_: Request) -> JSONResponse:
         return JSONResponse({"models": state.choices, "max_upload_mb": state.max_bytes / 2**20})
 
+    async def read_body(request: Request, keep: bool) -> bytes | None:
+        """The request body, or None if it stalled for BODY_STALL_S or took BODY_TOTAL_S (a slow client
+        cannot hold a connection and its memory forever); with keep=False it is drained and dropped."""
+        loop = asyncio.get_running_loop()
+        deadline, body = loop.time() + BODY_TOTAL_S, bytearray()
+        chunks = request.stream().__aiter__()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), max(0.01, min(state.body_stall_s, deadline - loop.time())))
+            except StopAsyncIteration:
+                return bytes(body)
+            except asyncio.TimeoutError:
+                return None
+            if keep:
+                body += chunk
+
     async def create(request: Request) -> JSONResponse:
         limit = f"file too large: the limit is {state.max_bytes / 2**20:.0f} MB"
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
             return error("the upload must state its length", 411)
-        if int(length) > state.max_bytes + 65536:  # refused unread: drained and dropped, so the client hears why
-            async for _ in request.stream():
-                pass
+        too_big, busy = int(length) > state.max_bytes + 65536, state.busy()
+        body = await read_body(request, keep=not (too_big or busy))  # refused ones are drained, so the client hears why
+        if body is None:
+            return error(f"the upload stalled (nothing for {state.body_stall_s:g} s) or took too long", 408)
+        if too_big:
             return error(limit, 413)
+        if busy:
+            return JSONResponse({"error": "busy: other photos are being cleaned; retry in a moment"}, status_code=503,
+                                headers={"Retry-After": "5"})
+        if len(body) > state.max_bytes + 65536:  # more than its Content-Length said
+            return error(limit, 413)
+        request._body = body  # what Starlette's form parser reads next  # noqa: SLF001
         try:
             # Starlette's parser caps each part too: a body longer than its Content-Length cannot pass
             form = await request.form(max_files=1, max_fields=5, max_part_size=state.max_bytes + 1)
@@ -188,8 +306,11 @@ def build_app(state: App):
             color = form.get("color_strength")
             job = state.new_job(data, str(form.get("model") or state.choices[0]), float(form.get("strength") or 1.0),
                                 None if color in (None, "") else float(color))
+        except Busy:
+            return JSONResponse({"error": "busy: other photos are being cleaned; retry in a moment"}, status_code=503,
+                                headers={"Retry-After": "5"})
         except DaekitError as e:
-            return error(str(e), 415 if str(e).startswith("not an image") else 400)
+            return error(_without_paths(str(e)), 415 if str(e).startswith("not an image") else 400)
         except Exception as e:  # malformed multipart, a strength that is not a number, ...: a message, not a trace
             return error(f"malformed upload ({type(e).__name__})")
         return JSONResponse({"id": job.id})
@@ -201,6 +322,7 @@ def build_app(state: App):
         job = job_of(request)
         if job is None:
             return error("no such job", 404)
+        job.seen = time.monotonic()  # its page is still there
         return JSONResponse({"state": job.state, "progress": round(job.progress, 4), "message": job.message,
                              "width": job.size[0], "height": job.size[1]})
 
@@ -217,9 +339,17 @@ def build_app(state: App):
             return FileResponse(path, filename=f"denoised{job.suffix}")
         return FileResponse(path, media_type="image/png")
 
+    async def cancel(request: Request) -> JSONResponse:
+        job = job_of(request)
+        if job is None:
+            return error("no such job", 404)
+        state.cancel(job)
+        return JSONResponse({"state": "cancelled"})
+
     routes = [
         Route("/", index), Route("/api/models", models), Route("/api/jobs", create, methods=["POST"]),
-        Route("/api/jobs/{job}", status), Route("/api/jobs/{job}/{which}", file),
+        Route("/api/jobs/{job}", status), Route("/api/jobs/{job}/cancel", cancel, methods=["POST"]),
+        Route("/api/jobs/{job}/{which}", file),
     ]
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette):
@@ -238,18 +368,32 @@ def free_port(host: str) -> int:
 
 
 def serve(models: list[str], host: str = "127.0.0.1", port: int | None = None, max_upload_mb: float = 100.0,
-          device: str = "auto", tile: int | None = None, ensemble: int = 1, precision: str = "auto") -> None:
-    """Runs the server until interrupted; prints the address first."""
+          device: str = "auto", tile: int | None = None, ensemble: int = 1, precision: str = "auto",
+          max_pixels: int | None = None, workers: int = WORKERS, queue: int = QUEUE) -> None:
+    """Runs the server until interrupted; prints the address once the port is bound and listening."""
+    from . import checks
+
     try:
         import uvicorn
     except ImportError:
         raise DaekitError("daekit serve needs the serve extra: pip install 'daekit[serve]'") from None
-    state = App(models, max_upload_mb, device, tile, ensemble, precision)
-    port = port or free_port(host)
+    port = 0 if port is None else checks.port(port)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        raise DaekitError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
+    state = App(models, max_upload_mb, device, tile, ensemble, precision, max_pixels, workers, queue)
+    port = sock.getsockname()[1]
     print(f"daekit serve: open http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     try:
-        uvicorn.run(build_app(state), host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn.Config(build_app(state), log_level="warning")).run(sockets=[sock])
     finally:
+        sock.close()
         state.close()
 
 
