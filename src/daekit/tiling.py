@@ -58,10 +58,9 @@ def available_memory(device: torch.device) -> int:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-Linux
-        return 2 << 30
+    from .system import available_ram
+
+    return available_ram()
 
 
 # glibc hands every allocation of 32 MiB or more (its largest mmap threshold) fresh pages from the

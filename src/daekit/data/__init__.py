@@ -198,6 +198,13 @@ def to_tensor(images: np.ndarray, resize: int | None = None) -> torch.Tensor:
         raise DaekitError("images contain NaN or infinite values")
     t = t.permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
     if resize:
+        need = t.shape[0] * t.shape[1] * int(resize) ** 2 * 4
+        from ..system import available_ram
+
+        free = available_ram()
+        if need > free // 2:  # before allocating: a typo in data.resize must not ask for terabytes
+            raise DaekitError(f"data.resize {resize}: {t.shape[0]} images of {resize}x{resize} need {need / 2**30:,.1f} GiB "
+                              f"in memory ({free / 2**30:.1f} GiB available); choose a smaller size")
         t = F.interpolate(t, size=(int(resize), int(resize)), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
     return t
 
