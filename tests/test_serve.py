@@ -101,7 +101,7 @@ def test_bad_uploads_get_messages(server, tmp_path):
     assert code == 415 and "not an image" in d["error"]
     ok, small = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
     code, d = _post(url, "s.png", small.tobytes(), model="photo-gray", color_strength="1.5")
-    assert code == 400 and "colour strength must be between 0 and 1" in d["error"]
+    assert code == 400 and "colour strength must be at least 0 and at most 1" in d["error"]
     code, d = _post(url, "big.png", b"\x89PNG\r\n\x1a\n" + bytes(700_000))
     assert code == 413 and "too large" in d["error"]
     ok, buf = cv2.imencode(".png", np.zeros((32, 32), np.uint8))

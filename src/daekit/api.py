@@ -41,14 +41,10 @@ def from_opponent(opp: np.ndarray) -> np.ndarray:
 
 
 def check_strength(value: float, what: str = "strength") -> float:
-    """`value` as a float in [0, 1], or DaekitError naming `what`."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise DaekitError(f"{what} must be a number between 0 and 1, got {value!r}") from None
-    if not 0.0 <= v <= 1.0:  # NaN fails too
-        raise DaekitError(f"{what} must be between 0 and 1, got {value!r}")
-    return v
+    """`value` as a float in [0, 1], or DaekitError naming `what` (``checks.real``, as the CLI checks it)."""
+    from . import checks
+
+    return checks.real(value, what, 0.0, 1.0)
 
 
 def blend(noisy: np.ndarray, denoised: np.ndarray, strength: float = 1.0, color_strength: float | None = None) -> np.ndarray:
@@ -218,6 +214,10 @@ class Denoiser:
         x = to_opponent(image) if opponent else image
         h, w = x.shape[:2]
         geometry = self.model.geometry
+        if tile is not None:
+            from . import checks
+
+            tile = checks.count(tile, "tile")
         if tile is None and geometry.tileable:
             tile = auto_tile_size(self.model, self.device, itemsize=self.compute_dtype.itemsize, image_shape=x.shape[:2])
         elif tile and geometry.tileable and tile < smallest_tile(self.model):
