@@ -65,5 +65,5 @@ def test_blend_strength_and_colour_strength():
     gray = blend(noisy[..., :1], out[..., :1], 0.5, 0.0)  # gray images have no colour part
     np.testing.assert_allclose(gray, (noisy[..., :1] + out[..., :1]) / 2, rtol=1e-6)
     for bad in (-0.1, 1.01, float("nan"), "x"):
-        with pytest.raises(DaekitError, match="at least 0 and at most 1|finite number"):
+        with pytest.raises(DaekitError, match="at least 0 and at most 1|finite number|must be a number"):
             blend(noisy, out, bad)
