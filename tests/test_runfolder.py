@@ -101,18 +101,18 @@ def test_resume_truncates_metrics_and_removes_temp_files(tmp_path):
 
 
 def test_the_sidecar_never_names_a_later_epoch_than_the_weights(tmp_path, monkeypatch):
-    from daekit import checkpoint
+    from daekit import io as daekit_io
 
     run = tmp_path / "r"
     fit(resolve_config(sets=tiny_sets(run, "train.epochs=1")), progress=False)
-    real = checkpoint.atomic_write_text
+    real = daekit_io.atomic_write_text
 
     def killed_on_sidecar(path, text):  # the kill lands between the weights and the sidecar
         if str(path).endswith("last.json"):
             raise KeyboardInterrupt
         real(path, text)
 
-    monkeypatch.setattr(checkpoint, "atomic_write_text", killed_on_sidecar)
+    monkeypatch.setattr(daekit_io, "atomic_write_text", killed_on_sidecar)
     with pytest.raises(KeyboardInterrupt):
         fit(resolve_config(sets=tiny_sets(run, "train.epochs=3")), progress=False, resume=True)
     side = json.loads((run / "checkpoints" / "last.json").read_text())["info"]["epoch"]

@@ -9,63 +9,30 @@ any moment leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as st_save
+from safetensors import SafetensorError
 from torch import nn
 
 from .errors import DaekitError
+from . import io
+from .io import json_text, load_tensors, save_tensors
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 FORMAT = "daekit-checkpoint"
 FORMAT_VERSION = 1
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Writes `data` to `path` through a temp file + fsync + rename (never a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def daekit_version() -> str:
+    """The installed daekit's version (from the package metadata: no import of the package itself)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Text version of ``atomic_write_bytes``."""
-    atomic_write_bytes(path, text.encode())
-
-
-def _finite_or_none(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite_or_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite_or_none(v) for v in obj]
-    return obj
-
-
-def json_text(obj: Any, indent: int | None = None) -> str:
-    """Strict JSON for files people and other tools read: NaN and +-inf (e.g. the PSNR of an input
-    that has no noise) become null, since ``Infinity`` is not JSON outside Python."""
-    return json.dumps(_finite_or_none(obj), indent=indent, allow_nan=False)
+        return version("daekit")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "unknown"
 
 
 # -- training state <-> (JSON skeleton, tensors) ----------------------------------------------------
@@ -131,12 +98,10 @@ def save_checkpoint(
     model = getattr(model, "module", model)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     skeleton = _flatten(train_state, tensors) if train_state is not None else None
-    from . import __version__
-
     meta = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "daekit_version": __version__,
+        "daekit_version": daekit_version(),
         "model_spec": json.dumps(model.spec),
         "config": json.dumps(config),
         "info": json_text(info or {}),
@@ -144,8 +109,8 @@ def save_checkpoint(
     }
     sidecar = {"model": model.spec, "config": config, "info": info or {}, "weights": path.name}
     # weights first: a kill between the two leaves a sidecar one save behind, never one ahead of the weights
-    atomic_write_bytes(path, st_save(tensors, metadata=meta))
-    atomic_write_text(path.with_suffix(".json"), json_text(sidecar, indent=2) + "\n")
+    save_tensors(path, tensors, meta)
+    io.atomic_write_text(path.with_suffix(".json"), json_text(sidecar, indent=2) + "\n")
     return path
 
 
@@ -161,9 +126,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not path.exists():
         raise DaekitError(f"checkpoint not found: {path}")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors, meta = load_tensors(path)
     except (SafetensorError, ValueError, OSError):
         raise DaekitError(f"not a daekit checkpoint (unreadable as safetensors): {path}") from None
     if meta.get("format") != FORMAT:

@@ -380,7 +380,7 @@ def _relative(f: Path, inputs: Sequence[str]) -> Path:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .api import Denoiser, evaluate_on
-    from .checkpoint import json_text
+    from .io import json_text
 
     den = Denoiser.load(a.model, device=a.device, ensemble=a.ensemble, precision=a.precision)
     res = evaluate_on(den, a.data, a.data_dir, a.noise, a.split, a.seed, a.limit)

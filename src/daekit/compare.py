@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from safetensors.torch import save as st_save
 
 from .api import Denoiser
 from .baselines import BASELINES, tune
-from .checkpoint import atomic_write_bytes, atomic_write_text, json_text
+from .io import atomic_write_text, json_text, save_tensors
 from .config import Config, config_to_dict
 from .data import ImageData, load_dataset
 from .errors import DaekitError
@@ -175,7 +174,7 @@ def run_comparison(
 def save_comparison(out: Path, results: dict[str, Any], samples: dict[str, torch.Tensor]) -> None:
     """Writes out/results.json and out/samples.safetensors (atomically)."""
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "samples.safetensors", st_save({k: v.contiguous().float() for k, v in samples.items()}))
+    save_tensors(out / "samples.safetensors", {k: v.float() for k, v in samples.items()})
     atomic_write_text(out / "results.json", json_text(results, indent=2) + "\n")
 
 

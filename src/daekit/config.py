@@ -184,7 +184,7 @@ def config_text(cfg: Config, json_format: bool = False) -> str:
 
 def write_config(cfg: Config, path: str | Path) -> None:
     """Writes the config as YAML (or JSON for ``.json``), atomically."""
-    from .checkpoint import atomic_write_text
+    from .io import atomic_write_text
 
     atomic_write_text(path, config_text(cfg, str(path).endswith(".json")))
 

@@ -11,7 +11,6 @@ parity check passes: a failed export leaves nothing behind.
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from torch import nn
 
 from .api import Denoiser, _OPP, _OPP_INV, _OPP_OFFSET
 from .errors import DaekitError
+from .io import atomic_path
 
 PARITY_TOLERANCE = 1e-4
 
@@ -97,9 +97,8 @@ def export_model(den: Denoiser, onnx_path: str | Path, image: np.ndarray | None 
     except ImportError:
         raise DaekitError("ONNX export needs the onnx extra: pip install 'daekit[onnx]'") from None
     path = Path(onnx_path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     t0 = time.perf_counter()
-    try:
+    with atomic_path(path) as tmp:  # renamed into place only if the parity check passes
         try:
             prog = torch.onnx.export(module, (example,), dynamo=True, input_names=["x"], output_names=["y"],
                                      dynamic_shapes=dims, opset_version=opset, verbose=False)
@@ -111,9 +110,6 @@ def export_model(den: Denoiser, onnx_path: str | Path, image: np.ndarray | None 
         report["onnx_max_abs_diff"] = max(diffs)
         if max(diffs) > PARITY_TOLERANCE:
             raise DaekitError(f"ONNX output differs from PyTorch by {max(diffs):.2e} (> {PARITY_TOLERANCE:g}); not written")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     report["onnx"] = str(path)
     report["onnx_seconds"] = time.perf_counter() - t0
     report["parity_images"] = [list(im.shape) for im in images]

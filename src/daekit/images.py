@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .checkpoint import atomic_write_bytes
+from .io import atomic_write_bytes
 from .errors import DaekitError
 
 try:  # OpenCV warns on stderr about broken files; we report them ourselves, once

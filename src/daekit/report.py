@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from .checkpoint import atomic_write_bytes, atomic_write_text  # noqa: E402
+from .io import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 
 def _png(fig: Any) -> bytes:
@@ -247,7 +247,7 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
     import base64
     import html
 
-    from safetensors.torch import load_file
+    from .io import load_tensors
 
     from .errors import DaekitError
 
@@ -257,7 +257,7 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
         raise DaekitError(f"no comparison in {run_dir}: results.json not found (run `daekit compare` first)")
     try:
         results = json.loads(res_path.read_text())
-        samples = load_file(str(run_dir / "samples.safetensors"))
+        samples = load_tensors(run_dir / "samples.safetensors")[0]
     except Exception as e:  # noqa: BLE001 - any damage is one message
         raise DaekitError(f"cannot read the comparison in {run_dir}: {e}") from None
     figures: list[tuple[str, str, bytes]] = []  # (file name, caption, png)

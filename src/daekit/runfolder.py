@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
-from .checkpoint import atomic_write_text, json_text
+from .io import atomic_write_text, json_text
 from .errors import DaekitError
 
 ASIDE = ".replaced"  # the old run during an --overwrite, until the new run's first checkpoint

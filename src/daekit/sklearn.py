@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
 from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from safetensors import SafetensorError
 from sklearn.utils.validation import check_is_fitted
 
-from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import DaekitError
+from .io import atomic_write_text, load_tensors, save_tensors
 from .metrics import psnr
 from .noise import make_generator, parse_noise
 from .stack import SdAClassifierNet, StackedEncoder, StackSettings, finetune_classifier, predict_proba, pretrain
@@ -78,7 +78,7 @@ class _Persisted(BaseEstimator):
         params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
         meta = {"estimator": type(self).__name__, "params": params, "extra": self._extra()}
         atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
-        atomic_write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in self._tensors().items()}))
+        save_tensors(path, self._tensors())
 
     @classmethod
     def load(cls, path: str | Path) -> Any:
@@ -86,8 +86,8 @@ class _Persisted(BaseEstimator):
         path = Path(path)
         try:
             meta = json.loads(path.with_suffix(".json").read_text())
-            tensors = load_file(str(path))
-        except (OSError, ValueError) as e:
+            tensors = load_tensors(path)[0]
+        except (OSError, ValueError, SafetensorError) as e:
             raise DaekitError(f"cannot load an estimator from {path}: {e}") from None
         if meta.get("estimator") != cls.__name__:
             raise DaekitError(f"{path} holds a {meta.get('estimator')}, not a {cls.__name__}")

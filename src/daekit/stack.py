@@ -345,9 +345,8 @@ def run_stack(
     """
     import time
 
-    from safetensors.torch import save as st_save
 
-    from .checkpoint import atomic_write_bytes, atomic_write_text, json_text
+    from .io import atomic_write_bytes, atomic_write_text, json_text, save_tensors
     from .report import save_grid, stack_figures
 
     if finetune not in ("classify", "denoise", "none"):
@@ -394,6 +393,6 @@ def run_stack(
     image_size = tuple(data.train.shape[1:])
     for name, png in stack_figures(metrics, [layer_filters(encoder, k).cpu() for k in range(len(s.layers))], image_size).items():
         atomic_write_bytes(out / name, png)
-    atomic_write_bytes(out / "stack.safetensors", st_save(tensors))
+    save_tensors(out / "stack.safetensors", tensors)
     atomic_write_text(out / "metrics.json", json_text(metrics, indent=2) + "\n")
     return metrics

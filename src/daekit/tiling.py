@@ -13,7 +13,6 @@ few tile rows, not the image, when the consumer writes bands to disk (``write_ti
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -187,9 +186,9 @@ def write_tiff_bands(path: str | Path, bands: Iterator[tuple[int, np.ndarray]], 
 
     from .images import from_float
 
-    path = Path(path)
+    from .io import atomic_path
+
     h, w, c = shape
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
 
     def blocks() -> Iterator[np.ndarray]:
         pending = np.empty((0, w, c), dtype=np.float32)
@@ -211,9 +210,6 @@ def write_tiff_bands(path: str | Path, bands: Iterator[tuple[int, np.ndarray]], 
             t = from_float(t, dtype)
             yield t[..., 0] if c == 1 else t
 
-    try:
+    with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, data=blocks(), shape=(h, w) if c == 1 else (h, w, c), dtype=np.dtype(dtype),
                          tile=(block, block), photometric="minisblack" if c == 1 else "rgb", compression="zlib")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -21,7 +21,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed, interrupts
-from .checkpoint import atomic_write_text, build_model, find_checkpoint, json_text, load_checkpoint, save_checkpoint
+from .checkpoint import build_model, find_checkpoint, load_checkpoint, save_checkpoint
+from .io import atomic_write_text, json_text
 from .config import Config, config_text, config_to_dict, write_config
 from .data import ImageData, InMemoryLoader, PatchData, load_dataset
 from .data.folder import place_shard

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import gzip
-import os
 import struct
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DaekitError
+from ..io import atomic_path
 
 # name -> (file prefix, transpose images, download base URL)
 IDX_SETS: dict[str, tuple[str, bool, str | None]] = {
@@ -122,15 +121,11 @@ def download_idx_set(name: str, root: Path, base_url: str | None = None) -> None
         if path.exists():
             continue
         url = base.rstrip("/") + "/" + path.name
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{path.name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=60) as r:
-                while chunk := r.read(1 << 20):
-                    f.write(chunk)
-            read_idx(tmp)  # refuse to install a broken download
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as f, urllib.request.urlopen(url, timeout=60) as r:
+                    while chunk := r.read(1 << 20):
+                        f.write(chunk)
+                read_idx(tmp)  # refuse to install a broken download
         except OSError as e:
             raise DaekitError(f"could not download {url}: {e}") from None
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
