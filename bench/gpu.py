@@ -24,7 +24,8 @@ from daekit.api import Denoiser  # noqa: E402
 from daekit.data import InMemoryLoader  # noqa: E402
 from daekit.models import create_model  # noqa: E402
 from daekit.noise import make_generator, parse_noise  # noqa: E402
-from daekit.train import LOSSES, Precision, train_one_epoch  # noqa: E402
+from daekit.runtime import Precision  # noqa: E402
+from daekit.train import LOSSES, train_one_epoch  # noqa: E402
 
 NETS = {
     "photo-gray 80x80": (dict(name="residual", depth=17, width=64, unshuffle=2), 80),

@@ -36,7 +36,7 @@ from daekit.ensemble import check_size  # noqa: E402
 from daekit.errors import DaekitError  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
 from daekit.metrics import psnr, ssim  # noqa: E402
-from daekit.train import check_precision  # noqa: E402
+from daekit.runtime import check_precision  # noqa: E402
 
 SIGMAS = (15, 25, 50)
 # Published PSNR (dB): BM3D and DnCNN-S as reported in Zhang et al. 2017 (DnCNN), Tables II and III

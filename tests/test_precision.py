@@ -8,7 +8,7 @@ from PIL import Image
 
 from daekit.api import Denoiser
 from daekit.errors import DaekitError
-from daekit.train import Precision, native_bf16
+from daekit.runtime import Precision, native_bf16
 
 from test_cli import assert_one_line_error, run
 from test_photo_cli import _clean, _noisy, _psnr

@@ -122,7 +122,7 @@ def test_cleaning_before_classifying_leaves_the_pretrained_stack_alone(digits, t
 def parse_noise_fixed(digits, s):
     from daekit.noise import make_generator, parse_noise
     from daekit.stack import CLEAN
-    from daekit.train import derive_seed
+    from daekit.seeding import derive_seed
 
     return parse_noise("gaussian:50+clip")(digits.test, make_generator(derive_seed(s.seed, CLEAN, 0)))
 

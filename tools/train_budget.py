@@ -33,7 +33,8 @@ from daekit.data import load_dataset  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
 from daekit.models import create_model  # noqa: E402
 from daekit.noise import make_generator, parse_noise  # noqa: E402
-from daekit.train import LOSSES, Precision, build_optimizer, fit, select_device, train_one_epoch  # noqa: E402
+from daekit.runtime import Precision, select_device  # noqa: E402
+from daekit.train import LOSSES, build_optimizer, fit, train_one_epoch  # noqa: E402
 
 OVERHEAD = 1.10  # validation, checkpoints and the loader on top of the probe's bare steps
 

@@ -17,9 +17,10 @@ from .errors import DaekitError
 from .images import from_float, read_image, to_float, write_image
 from .metrics import psnr, ssim
 from .noise import parse_noise
-from .train import FitResult, Precision, corrupt_fixed, denoise_batches, derive_seed, fit, select_device
+from .runtime import Precision, denoise_batches, select_device
+from .seeding import TEST, derive_seed
+from .train import FitResult, corrupt_fixed, fit
 
-TEST_STREAM = 4  # generator stream for the fixed corruption of test sets
 STREAM_PIXELS = 1 << 24  # TIFF outputs above 16 Mpx are written band by band
 COLOR_MODES = ("per-channel", "opponent")
 
@@ -284,7 +285,7 @@ class Denoiser:
     @staticmethod
     def corrupt(clean: torch.Tensor, noise: str, seed: int = 0) -> torch.Tensor:
         """The fixed corruption used for evaluation: a CPU generator seeded by (`seed`, test stream)."""
-        return corrupt_fixed(parse_noise(noise), clean, derive_seed(seed, TEST_STREAM))
+        return corrupt_fixed(parse_noise(noise), clean, derive_seed(seed, TEST))
 
     def evaluate(self, clean: torch.Tensor | list[torch.Tensor], noise: str, seed: int = 0) -> dict[str, Any]:
         """PSNR/SSIM of the noisy input and of the denoised output, mean over `clean`: one (N, C, H, W)

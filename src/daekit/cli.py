@@ -307,7 +307,7 @@ def cmd_denoise(a: argparse.Namespace) -> int:
     from .api import Denoiser, check_strength
     from .ensemble import check_size
     from .images import IMAGE_SUFFIXES, find_images, read_image
-    from .train import check_precision
+    from .runtime import check_precision
 
     files = find_images(a.inputs)
     out = Path(a.output)
@@ -497,7 +497,7 @@ def cmd_stack(a: argparse.Namespace) -> int:
     from .compare import parse_sweep
     from .data import load_dataset
     from .stack import CLEANING_CORRUPTIONS, StackSettings, run_stack
-    from .train import select_device
+    from .runtime import select_device
 
     try:
         layers = [int(v) for v in a.layers.split(",") if v.strip()]

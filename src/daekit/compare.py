@@ -12,12 +12,13 @@ import torch
 
 from .api import Denoiser
 from .baselines import BASELINES, tune
-from .io import atomic_write_text, json_text, save_tensors
 from .config import Config, config_to_dict
 from .data import ImageData, load_dataset
 from .errors import DaekitError
+from .io import atomic_write_text, json_text, save_tensors
 from .metrics import psnr, ssim
 from .noise import Compose, parse_noise
+from .seeding import COMPARE_VALIDATION_OFFSET
 from .train import fit
 
 DEFAULT_METHODS = ["gaussian-blur", "median", "tv", "wavelet", "nlm"]
@@ -28,7 +29,7 @@ DEFAULT_SWEEPS = {
     "poisson": "poisson:100,30,10,3",
     "speckle": "speckle:0.1,0.2,0.4,0.6",
 }
-VAL_STREAM, GRID_SAMPLES = 5, 8
+GRID_SAMPLES = 8
 
 
 def parse_sweep(spec: str) -> list[str]:
@@ -143,7 +144,7 @@ def run_comparison(
     t_all = time.perf_counter()
     for i, spec in enumerate(sweeps):
         noisy = Denoiser.corrupt(test, spec, seed)
-        noisy_val = Denoiser.corrupt(val, spec, seed + VAL_STREAM)
+        noisy_val = Denoiser.corrupt(val, spec, seed + COMPARE_VALIDATION_OFFSET)
         row: dict[str, Any] = {"noise": spec, "family": level_of(spec)[0], "level": level_of(spec)[1], "methods": {}}
         outs = {"input": noisy.clamp(0, 1), "ae": ae.denoise_tensor(noisy), "dae": dae.denoise_tensor(noisy)}
         for m in methods:

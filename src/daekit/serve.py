@@ -93,7 +93,7 @@ class App:
         from .ensemble import check_size
         from .images import max_pixels as pixel_limit
         from .pretrained import list_pretrained
-        from .train import check_precision
+        from .runtime import check_precision
 
         self.ensemble, self.precision = check_size(ensemble), check_precision(precision)  # before any model loads
         max_upload_mb = checks.rate(max_upload_mb, "--max-upload-mb")

@@ -23,9 +23,9 @@ from .data import InMemoryLoader
 from .errors import DaekitError
 from .models import create_model
 from .noise import make_generator, parse_noise
-from .train import LOSSES, derive_seed, train_one_epoch
+from .seeding import FINETUNE, PRETRAIN, derive_seed
+from .train import LOSSES, train_one_epoch
 
-PRETRAIN, FINETUNE = 6, 7  # generator streams
 
 
 class StackedEncoder(nn.Module):

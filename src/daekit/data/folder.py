@@ -28,14 +28,10 @@ import torch
 from ..camera import LUMA as ITU_601_LUMA
 from ..errors import DaekitError
 from ..images import decode_image, find_images, to_float
+from ..seeding import PATCHES, derive_rng
 
 VAL_CROP = 512
-PATCH_STREAM = 5  # generator stream of the patch plans (see train.derive_seed)
 LUMA = np.array(ITU_601_LUMA, dtype=np.float32)
-
-
-def _derive(*keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(k) for k in keys]))
 
 
 def conform(img: np.ndarray, channels: int) -> np.ndarray:
@@ -123,7 +119,7 @@ def place_shard(part: torch.Tensor, total: int, shard: slice | None) -> torch.Te
 
 def plan_batch(seed: int, epoch: int, index: int, n_images: int, batch_size: int, patches_per_image: int) -> BatchPlan:
     """The patches of batch `index` of `epoch`: a pure function of its arguments."""
-    rng = _derive(seed, epoch, PATCH_STREAM, index)
+    rng = derive_rng(seed, epoch, PATCHES, index)
     k = max(1, math.ceil(batch_size / patches_per_image))
     images = rng.integers(0, n_images, size=k)
     slot = np.arange(batch_size) // patches_per_image
