@@ -6,7 +6,8 @@ import pytest
 import tifffile
 import torch
 
-from daekit.api import Denoiser, from_opponent, to_opponent
+from daekit.api import Denoiser
+from daekit.color import from_opponent, to_opponent
 from daekit.config import Config
 from daekit.models import create_model
 from daekit.tiling import auto_tile_size, denoise_tiled, model_geometry, tiled_bands, write_tiff_bands

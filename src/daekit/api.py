@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .camera import LUMA
+from .color import LUMA, from_opponent, to_opponent
 from .checkpoint import build_model, find_checkpoint, load_checkpoint
 from .config import Config, config_from_dict, config_to_dict, resolve_config
 from .data import ImageData, load_dataset
@@ -23,23 +23,6 @@ from .train import FitResult, corrupt_fixed, fit
 
 STREAM_PIXELS = 1 << 24  # TIFF outputs above 16 Mpx are written band by band
 COLOR_MODES = ("per-channel", "opponent")
-
-# Range-preserving opponent color transform (as in CBM3D): luma and two chroma differences, each in
-# [0, 1]; a gray model trained on photos cleans each of the three. White noise stays white in each.
-_OPP = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], dtype=np.float64)
-_OPP_OFFSET = np.array([0.0, 0.5, 0.5])
-_OPP_INV = np.linalg.inv(_OPP)
-
-
-def to_opponent(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) RGB in [0, 1] -> opponent channels in [0, 1]."""
-    return (rgb @ _OPP.T + _OPP_OFFSET).astype(np.float32)
-
-
-def from_opponent(opp: np.ndarray) -> np.ndarray:
-    """Inverse of ``to_opponent``."""
-    return ((opp - _OPP_OFFSET) @ _OPP_INV.T).astype(np.float32)
-
 
 def check_strength(value: float, what: str = "strength") -> float:
     """`value` as a float in [0, 1], or DaekitError naming `what` (``checks.real``, as the CLI checks it)."""

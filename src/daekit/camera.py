@@ -38,11 +38,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .color import LUMA, RGB2YCC, YCC2RGB, apply_matrix
 from .errors import DaekitError
 
-LUMA = (0.299, 0.587, 0.114)
-_RGB2YCC = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
-_YCC2RGB = [[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]]
 
 # IJG (libjpeg) standard quantisation tables, Annex K of the JPEG standard, in row-major order
 _Q_LUMA = [
@@ -54,11 +52,6 @@ _Q_CHROMA = [
     17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
     47, 66, 99, 99, 99, 99, 99, 99, *([99] * 32),
 ]
-
-
-def _ycc(x: torch.Tensor, matrix: list[list[float]]) -> torch.Tensor:
-    """(B, 3, H, W) through a 3x3 colour matrix: JFIF's RGB -> YCbCr (chroma centred on 0) or back."""
-    return torch.einsum("ij,bjhw->bihw", x.new_tensor(matrix), x)
 
 
 @dataclass(frozen=True)
@@ -209,13 +202,13 @@ def jpeg_compress(x: torch.Tensor, quality: torch.Tensor | float) -> torch.Tenso
     if c == 1:
         out = _blockwise(v - 128.0, q_luma, d) + 128.0
     else:
-        ycc = _ycc(v, _RGB2YCC)  # chroma centred on 0: JFIF adds 128 and the DCT's level shift takes it off again
+        ycc = apply_matrix(v, RGB2YCC)  # chroma centred on 0: JFIF adds 128 and the DCT's level shift takes it off again
         y = torch.round(ycc[:, :1])
         chroma = F.avg_pool2d(ycc[:, 1:], 2)  # 4:2:0
         y = _blockwise(y - 128.0, q_luma, d) + 128.0
         chroma = _blockwise(chroma, q_chroma, d)
         chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)  # libjpeg's "fancy" upsampling
-        out = _ycc(torch.cat([y, chroma], dim=1), _YCC2RGB)
+        out = apply_matrix(torch.cat([y, chroma], dim=1), YCC2RGB)
     out = torch.round(out.clamp(0, 255))[:, :, :h, :w] / 255.0
     return out.to(dtype)
 
@@ -272,13 +265,13 @@ def camera_noise(x: torch.Tensor, params: dict[str, tuple[float, float]], g: tor
 
     added = process(cam + noise) - process(cam)  # (B, 3, H, W) the noise as the sRGB image carries it
     # in-camera noise reduction, luma and chroma apart (JFIF's YCbCr, an orthogonal enough split here)
-    ycc = _ycc(added, _RGB2YCC)
+    ycc = apply_matrix(added, RGB2YCC)
     # (whether to blur and to compress is read from the parameters' ranges, not the draws: no GPU stall)
     if params["nr"][1] > 0:
         ycc = torch.cat([_blur_per_image(ycc[:, :1], nr, params["nr"][1]), ycc[:, 1:]], dim=1)
     if params["chroma"][1] > 0:
         ycc = torch.cat([ycc[:, :1], _blur_per_image(ycc[:, 1:], chroma, params["chroma"][1])], dim=1)
-    added = _ycc(ycc, _YCC2RGB)
+    added = apply_matrix(ycc, YCC2RGB)
     noisy = (rgb + added).clamp(0, 1)
     if c == 1:
         noisy = (noisy * noisy.new_tensor(LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)

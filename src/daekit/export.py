@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .api import Denoiser, _OPP, _OPP_INV, _OPP_OFFSET
+from .api import Denoiser
+from .color import OPP, OPP_INV, OPP_OFFSET
 from .errors import DaekitError
 from .io import atomic_path
 
@@ -34,9 +35,9 @@ class Exportable(nn.Module):
         self.net = den.model
         self.opponent = den.color == "opponent" and den.in_channels == 1
         self.channels = 3 if self.opponent else den.in_channels
-        self.register_buffer("opp", torch.tensor(_OPP, dtype=torch.float32))
-        self.register_buffer("opp_inv", torch.tensor(_OPP_INV, dtype=torch.float32))
-        self.register_buffer("offset", torch.tensor(_OPP_OFFSET, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("opp", torch.tensor(OPP, dtype=torch.float32))
+        self.register_buffer("opp_inv", torch.tensor(OPP_INV, dtype=torch.float32))
+        self.register_buffer("offset", torch.tensor(OPP_OFFSET, dtype=torch.float32).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.opponent:

@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..camera import LUMA as ITU_601_LUMA
+from ..color import LUMA as ITU_601_LUMA
 from ..errors import DaekitError
 from ..images import decode_image, find_images, to_float
 from ..seeding import PATCHES, derive_rng
