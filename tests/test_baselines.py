@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -42,3 +43,17 @@ def test_rgb_is_denoised_per_channel():
 def test_unknown_method():
     with pytest.raises(DaekitError, match="unknown classical method 'bilateral'"):
         BASELINES.get("bilateral")
+
+
+def test_models_and_classical_methods_answer_the_same_calls():
+    from daekit.api import Denoiser
+    from daekit.baselines import BASELINES
+    from daekit.contracts import ImageDenoiser
+
+    img = np.random.default_rng(0).random((24, 20, 3)).astype(np.float32)
+    for den in (Denoiser.load("photo-gray-fast"), BASELINES.get("median")(size=3)):
+        assert isinstance(den, ImageDenoiser)
+        out = den.denoise_image(img)
+        assert out.shape == img.shape and out.dtype == np.float32
+        batch = den.denoise_tensor(torch.from_numpy(img).permute(2, 0, 1)[None])
+        assert batch.shape == (1, 3, 24, 20)

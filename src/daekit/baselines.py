@@ -33,9 +33,15 @@ class Classical:
     def __init__(self, **params: Any) -> None:
         self.params = params
 
-    def denoise_image(self, img: np.ndarray) -> np.ndarray:
-        """One (H, W) image in [0, 1] -> denoised (H, W)."""
+    def denoise_plane(self, img: np.ndarray) -> np.ndarray:
+        """One (H, W) plane in [0, 1] (float64) -> denoised (H, W): what each method implements."""
         raise NotImplementedError
+
+    def denoise_image(self, image: np.ndarray) -> np.ndarray:
+        """One (H, W, C) float32 image in [0, 1] -> denoised (H, W, C) float32 (``contracts.ImageDenoiser``)."""
+        a = np.clip(np.asarray(image, dtype=np.float64), 0, 1)
+        out = np.stack([self.denoise_plane(a[..., c]) for c in range(a.shape[2])], axis=2)
+        return np.clip(out, 0, 1).astype(np.float32)
 
     def denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [0, 1] (values outside are clipped first: these methods expect images)."""
@@ -43,7 +49,7 @@ class Classical:
         out = np.empty_like(a)
         for b in range(a.shape[0]):
             for c in range(a.shape[1]):  # channel by channel: the same for gray and RGB
-                out[b, c] = self.denoise_image(a[b, c])
+                out[b, c] = self.denoise_plane(a[b, c])
         return torch.from_numpy(out).float().clamp_(0, 1)
 
     def describe(self) -> str:
@@ -55,7 +61,7 @@ class GaussianBlur(Classical):
     name = "gaussian-blur"
     grid = [{"sigma": s} for s in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)]
 
-    def denoise_image(self, img: np.ndarray) -> np.ndarray:
+    def denoise_plane(self, img: np.ndarray) -> np.ndarray:
         return ndimage.gaussian_filter(img, sigma=self.params.get("sigma", 1.0), mode="reflect")
 
 
@@ -64,7 +70,7 @@ class Median(Classical):
     name = "median"
     grid = [{"size": s} for s in (2, 3, 5, 7)]
 
-    def denoise_image(self, img: np.ndarray) -> np.ndarray:
+    def denoise_plane(self, img: np.ndarray) -> np.ndarray:
         return ndimage.median_filter(img, size=int(self.params.get("size", 3)), mode="reflect")
 
 
@@ -73,7 +79,7 @@ class TotalVariation(Classical):
     name = "tv"
     grid = [{"weight": w} for w in (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)]
 
-    def denoise_image(self, img: np.ndarray) -> np.ndarray:
+    def denoise_plane(self, img: np.ndarray) -> np.ndarray:
         return restoration.denoise_tv_chambolle(img, weight=self.params.get("weight", 0.1))
 
 
@@ -83,7 +89,7 @@ class Wavelet(Classical):
     # sigma None: estimated from the image (BayesShrink); the rest cover weak to strong noise
     grid = [{"sigma": s} for s in (None, 0.05, 0.1, 0.2, 0.3, 0.4)]
 
-    def denoise_image(self, img: np.ndarray) -> np.ndarray:
+    def denoise_plane(self, img: np.ndarray) -> np.ndarray:
         return restoration.denoise_wavelet(img, sigma=self.params.get("sigma"), method="BayesShrink", mode="soft", rescale_sigma=True)
 
     def describe(self) -> str:
@@ -96,7 +102,7 @@ class NonLocalMeans(Classical):
     name = "nlm"
     grid = [{"h": h} for h in (0.04, 0.08, 0.15, 0.25, 0.4, 0.6)]
 
-    def denoise_image(self, img: np.ndarray) -> np.ndarray:
+    def denoise_plane(self, img: np.ndarray) -> np.ndarray:
         small = min(img.shape) < 64  # digits: small patches and search windows
         return restoration.denoise_nl_means(
             img, h=self.params.get("h", 0.1), patch_size=3 if small else 7, patch_distance=4 if small else 11, fast_mode=True
@@ -115,7 +121,7 @@ class BM3D(Classical):
         except ImportError:
             raise DaekitError("method 'bm3d' needs the optional bm3d package: pip install bm3d (non-commercial licence)") from None
 
-    def denoise_image(self, img: np.ndarray) -> np.ndarray:
+    def denoise_plane(self, img: np.ndarray) -> np.ndarray:
         import bm3d
 
         return np.asarray(bm3d.bm3d(img, sigma_psd=self.params.get("sigma", 0.1)), dtype=np.float64)
