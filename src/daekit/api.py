@@ -1,6 +1,7 @@
 """The Python API: train from a config, load a run, denoise arrays and files, evaluate on a data set."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -8,8 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .color import LUMA, from_opponent, to_opponent
 from .checkpoint import build_model, find_checkpoint, load_checkpoint
+from .color import LUMA, from_opponent, to_opponent
 from .config import Config, config_from_dict, config_to_dict, resolve_config
 from .data import ImageData, load_dataset
 from .ensemble import SelfEnsemble, check_size
@@ -325,6 +326,64 @@ def train(
 def load(path: str | Path, device: str = "auto") -> Denoiser:
     """Loads a trained model from a run folder or a checkpoint file (offline; nothing is unpickled)."""
     return Denoiser.load(path, device)
+
+
+def denoise_files(
+    inputs: str | Path | list[str | Path],
+    output: str | Path,
+    model: str | None = None,
+    *,
+    overwrite: bool = False,
+    tile: int | None = None,
+    max_pixels: int | None = None,
+    device: str = "auto",
+    ensemble: int = 1,
+    precision: str = "auto",
+    strength: float = 1.0,
+    color_strength: float | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """``daekit denoise`` as a function: image files and folders into `output` (a file or a folder).
+
+    Outputs are planned and checked first (``images.plan_outputs``), then each image is read once; with
+    no `model`, its channels pick the shipped default (``pretrained.default_for``, as the server does).
+
+    Returns:
+        {"outputs": [paths written], "target": the file or folder named, "models": {label: [seconds per image]}}.
+    """
+    from tqdm.auto import tqdm
+
+    from .images import plan_outputs
+    from .pretrained import default_for
+    from .runtime import check_precision
+
+    pairs, single = plan_outputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), output, overwrite)
+    check_size(ensemble)
+    check_precision(precision)
+    check_strength(strength)
+    if color_strength is not None:
+        check_strength(color_strength, "--color-strength")
+    cache: dict[str, Denoiser] = {}
+
+    def model_for(channels: int) -> Denoiser:
+        name = model if model is not None else default_for(channels)
+        if name not in cache:
+            cache[name] = Denoiser.load(name, device=device, ensemble=ensemble, precision=precision,
+                                        strength=strength, color_strength=color_strength)
+        return cache[name]
+
+    if model is not None:
+        model_for(1)  # a bad model fails before any work
+    used: dict[str, list[float]] = {}
+    for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):
+        t0 = time.perf_counter()
+        img, info = read_image(src, max_pixels)  # read once: its channels pick the default model
+        den = model_for(img.shape[2])
+        den.write_denoised(img, info, dst, tile=tile, progress=progress and len(pairs) == 1)
+        name = den.info.get("name", "?")
+        label = f"{name} ({den.info['use']})" if den.info.get("use") else str(name)
+        used.setdefault(label, []).append(time.perf_counter() - t0)
+    return {"outputs": [str(d) for _, d in pairs], "target": str(pairs[0][1] if single else Path(output)), "models": used}
 
 
 def _folder_images(denoiser: Denoiser, root: Path, limit: int | None) -> list[torch.Tensor]:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -133,9 +132,6 @@ PRECISION_HELP = ("auto (default): bf16 where the device computes it natively (C
                   "faster for ~0.01 dB, or AVX512-BF16: ~1.9x), else fp32; or fp32, bf16")
 
 
-# image types people may name with -o that daekit does not write (it would otherwise make a folder of that name)
-OTHER_IMAGE_SUFFIXES = {".webp", ".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".exr", ".ppm", ".pgm", ".pnm",
-                        ".tga", ".ico", ".dng", ".raw", ".svg", ".pdf"}
 MAX_PIXELS_HELP = ("refuse images of more pixels than this, read from the file's header before decoding "
                    "(default 268435456 = 16384x16384, or $DAEKIT_MAX_PIXELS; 50M and 8000x6000 are understood)")
 
@@ -302,80 +298,16 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_denoise(a: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
+    from .api import denoise_files
 
-    from .api import Denoiser, check_strength
-    from .ensemble import check_size
-    from .images import IMAGE_SUFFIXES, find_images, read_image
-    from .runtime import check_precision
-
-    files = find_images(a.inputs)
-    out = Path(a.output)
-    if out.suffix.lower() in OTHER_IMAGE_SUFFIXES and not out.is_dir():  # not a folder named out.webp/
-        raise DaekitError(f"cannot write {out.suffix} images; name a .png, .jpg, .tif or .bmp file, or a folder")
-    single = len(files) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
-    if len(files) > 1 and out.suffix.lower() in IMAGE_SUFFIXES:
-        raise DaekitError(f"{len(files)} inputs but -o {out} names one file; give a folder")
-    targets = [out] if single else [out / _relative(f, a.inputs) for f in files]
-    seen: dict[Path, Path] = {}
-    for f, t in zip(files, targets):  # two inputs of one name must not land on one output (the first would be lost)
-        if t.resolve() in seen:
-            raise DaekitError(f"{seen[t.resolve()]} and {f} would both be written to {t}; denoise them into separate folders")
-        seen[t.resolve()] = f
-    inputs = {f.resolve() for f in files}
-    for t in targets:
-        if t.resolve() in inputs:
-            raise DaekitError(f"output {t} would overwrite an input; choose another -o")
-        if t.exists() and not a.overwrite:
-            raise DaekitError(f"output {t} exists; pass --overwrite to replace it")
-    check_size(a.ensemble)
-    check_precision(a.precision)
-    check_strength(a.strength)
-    if a.color_strength is not None:
-        check_strength(a.color_strength, "--color-strength")
-    cache: dict[str, Denoiser] = {}
-
-    def model_for(channels: int) -> Denoiser:
-        from .pretrained import default_for
-
-        name = a.model if a.model is not None else default_for(channels)  # the shipped default for the image's channels
-        if name not in cache:
-            cache[name] = Denoiser.load(name, device=a.device, ensemble=a.ensemble, precision=a.precision,
-                                        strength=a.strength, color_strength=a.color_strength)
-        return cache[name]
-
-    if a.model is not None:
-        model_for(1)  # a bad --model fails before any work
-    used: dict[str, list[float]] = {}
-    for src, dst in tqdm(list(zip(files, targets)), desc="denoising", unit="image", disable=len(files) < 2):
-        t0 = time.perf_counter()
-        img, info = read_image(src, a.max_pixels)  # read once: its channels pick the default model
-        den = model_for(img.shape[2])
-        den.write_denoised(img, info, dst, tile=a.tile, progress=len(files) == 1)
-        used.setdefault(_model_label(den), []).append(time.perf_counter() - t0)
-    print(f"wrote {len(targets)} image(s) to {targets[0] if single else out}")
-    for label, times in used.items():
+    rep = denoise_files(a.inputs, a.output, a.model, overwrite=a.overwrite, tile=a.tile, max_pixels=a.max_pixels,
+                        device=a.device, ensemble=a.ensemble, precision=a.precision, strength=a.strength,
+                        color_strength=a.color_strength)
+    print(f"wrote {len(rep['outputs'])} image(s) to {rep['target']}")
+    for label, times in rep["models"].items():
         each = f", {sum(times) / len(times):.2f} s per image" if len(times) > 1 else ""
         print(f"model {label}: {len(times)} image(s) in {sum(times):.2f} s{each}")
     return 0
-
-
-def _model_label(den: Any) -> str:
-    """A shipped model's name and what it is for, or a run's path (for the CLI's report)."""
-    name = den.info.get("name", "?")
-    return f"{name} ({den.info['use']})" if den.info.get("use") else str(name)
-
-
-def _relative(f: Path, inputs: Sequence[str]) -> Path:
-    """`f`'s path relative to the input folder it was found in (just its name for a file input)."""
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            try:
-                return f.relative_to(p)
-            except ValueError:
-                continue
-    return Path(f.name)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:

@@ -308,6 +308,50 @@ def _tiff_bytes(out: np.ndarray, info: ImageInfo) -> bytes:
     return buf.getvalue()
 
 
+# image types people may name as an output that daekit does not write (it would otherwise make a folder of that name)
+OTHER_IMAGE_SUFFIXES = {".webp", ".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".exr", ".ppm", ".pgm", ".pnm",
+                        ".tga", ".ico", ".dng", ".raw", ".svg", ".pdf"}
+
+
+def plan_outputs(inputs: list[str | Path], output: str | Path, overwrite: bool = False) -> tuple[list[tuple[Path, Path]], bool]:
+    """(input, output) pairs for denoising `inputs` (files and folders) into `output`, and whether
+    `output` names a single file. Refused, in one line, before any work: an output that would replace an
+    input, an existing output without `overwrite`, two inputs landing on one output, one output file for
+    several inputs, an output type daekit does not write."""
+    files = find_images(inputs)
+    out = Path(output)
+    if out.suffix.lower() in OTHER_IMAGE_SUFFIXES and not out.is_dir():
+        raise DaekitError(f"cannot write {out.suffix} images; name a .png, .jpg, .tif or .bmp file, or a folder")
+    single = len(files) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
+    if len(files) > 1 and out.suffix.lower() in IMAGE_SUFFIXES:
+        raise DaekitError(f"{len(files)} inputs but -o {out} names one file; give a folder")
+    targets = [out] if single else [out / _relative(f, inputs) for f in files]
+    seen: dict[Path, Path] = {}
+    for f, t in zip(files, targets):  # two inputs of one name must not land on one output (the first would be lost)
+        if t.resolve() in seen:
+            raise DaekitError(f"{seen[t.resolve()]} and {f} would both be written to {t}; denoise them into separate folders")
+        seen[t.resolve()] = f
+    sources = {f.resolve() for f in files}
+    for t in targets:
+        if t.resolve() in sources:
+            raise DaekitError(f"output {t} would overwrite an input; choose another -o")
+        if t.exists() and not overwrite:
+            raise DaekitError(f"output {t} exists; pass --overwrite to replace it")
+    return list(zip(files, targets)), single
+
+
+def _relative(f: Path, inputs: list[str | Path]) -> Path:
+    """`f`'s path relative to the input folder it was found in (just its name for a file input)."""
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            try:
+                return f.relative_to(p)
+            except ValueError:
+                continue
+    return Path(f.name)
+
+
 def find_images(inputs: str | Path | list[str | Path]) -> list[Path]:
     """Expands files and folders (searched recursively) into a sorted list of image files."""
     if isinstance(inputs, (str, Path)):  # one path, not a sequence of characters
