@@ -138,9 +138,9 @@ def test_a_killed_rank_is_restarted_and_the_job_ends_as_if_never_killed(tmp_path
     run = tmp_path / "run"
     train = ["-m", "daekit", "train", *COMMON, *RESTART_RUN, "--out", str(run)]
     if layout == "one-node":
-        cmds = [[TORCHRUN, "--standalone", "--nproc_per_node=2", "--max-restarts=1", *train]]
+        cmds = [[TORCHRUN, "--standalone", "--nproc_per_node=2", "--max-restarts=3", *train]]
     else:  # two agents, one rank each, meeting at a c10d rendezvous on this machine
-        rdzv = ["--nnodes=2", "--nproc_per_node=1", "--max-restarts=1", "--rdzv-backend=c10d",
+        rdzv = ["--nnodes=2", "--nproc_per_node=1", "--max-restarts=3", "--rdzv-backend=c10d",
                 f"--rdzv-endpoint=127.0.0.1:{_free_port()}", f"--rdzv-id=daekit-{os.getpid()}"]
         cmds = [[TORCHRUN, *rdzv, *train] for _ in range(2)]
     logs = [tmp_path / f"agent{i}.log" for i in range(len(cmds))]  # files, not pipes: no agent blocks on a full pipe
@@ -157,6 +157,6 @@ def test_a_killed_rank_is_restarted_and_the_job_ends_as_if_never_killed(tmp_path
     assert all(a.returncode == 0 for a in agents), outs[-1][-3000:]
     assert any("restart" in o.lower() for o in outs), outs[-1][-3000:]  # torchrun did restart the workers
     rows = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert rows == [1, 2, 3, 4, 5, 6]  # each epoch logged once
+    assert rows == [1, 2, 3, 4, 5, 6], outs[-1][-3000:]  # each epoch logged once
     a, b = _weights(tmp_path / "ref"), _weights(run)
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -1,6 +1,7 @@
 """The Python API: train from a config, load a run, denoise arrays and files, evaluate on a data set."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from torch import nn
 from .checkpoint import build_model, find_checkpoint, load_checkpoint
 from .color import LUMA, from_opponent, to_opponent
 from .config import Config, config_from_dict, config_to_dict, resolve_config
-from .data import ImageData, load_dataset
+from .data import ImageData, load_configured, load_dataset
 from .ensemble import SelfEnsemble, check_size
 from .errors import DaekitError
 from .images import from_float, read_image, to_float, write_image
@@ -430,7 +431,11 @@ def evaluate_on(
     if name in FOLDER_SETS and split == "test":
         clean = _folder_images(denoiser, resolve_data_dir(name, folder), limit)
     else:
-        ds = load_dataset(name, folder, val_fraction=cfg.data.val_fraction, seed=cfg.seed, resize=cfg.data.resize)
+        if name == cfg.data.name:  # the model's own data, as it was split for training
+            ds = load_configured(dataclasses.replace(cfg.data, dir=folder, download=False), cfg.seed)
+        else:  # another set, at the size and channels the model was trained on
+            ds = load_dataset(name, folder, val_fraction=cfg.data.val_fraction, seed=cfg.seed, resize=cfg.data.resize,
+                              channels=cfg.data.channels)
         clean = ds.test if split == "test" else ds.val
     if limit:
         clean = clean[:limit]

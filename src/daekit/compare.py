@@ -13,7 +13,7 @@ import torch
 from .api import Denoiser
 from .baselines import BASELINES, tune
 from .config import Config, config_to_dict
-from .data import ImageData, load_dataset
+from .data import ImageData, load_configured
 from .errors import DaekitError
 from .io import atomic_write_text, json_text, save_tensors
 from .metrics import psnr, ssim
@@ -218,7 +218,7 @@ def compare(
     t_train = time.perf_counter() - t0
     sweeps = sweeps or default_sweeps(dae.config.noise)
     d = dae.config.data
-    data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=dae.config.seed, resize=d.resize)
+    data = load_configured(dataclasses.replace(d, download=False), dae.config.seed)
     if progress:
         print(f"comparing on {d.name} ({min(len(data.test), test_limit or len(data.test))} test images): clean inputs and {len(sweeps)} noise levels")
     results, samples = run_comparison(ae, dae, data, sweeps, methods, test_limit=test_limit, progress=print if progress else None)

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from . import distributed, interrupts
 from .checkpoint import build_model, find_checkpoint, load_checkpoint, save_checkpoint
 from .config import Config, config_text, config_to_dict, write_config
-from .data import ImageData, InMemoryLoader, PatchData, load_dataset
+from .data import ImageData, InMemoryLoader, PatchData, load_configured
 from .data.folder import place_shard
 from .errors import DaekitError
 from .io import atomic_write_text, json_text
@@ -369,10 +369,7 @@ def fit(
     if ck is not None:  # before any work: a changed config is refused at once
         _check_resumable(ck.config, cfg, int((ck.train_state or {}).get("world_size", 1)), ctx.world)
     if data is None:
-        d = cfg.data
-        data = load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=cfg.seed, limit=d.limit, resize=d.resize,
-                            download=d.download, channels=d.channels, patch_size=d.patch_size,
-                            patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers)
+        data = load_configured(cfg.data, cfg.seed)
     elif data.name != cfg.data.name:  # the checkpoints must name the data the model really saw
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=data.name))
     if len(data.val) == 0:

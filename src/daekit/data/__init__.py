@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -115,6 +115,14 @@ def resolve_data_dir(name: str, data_dir: str | os.PathLike | None) -> Path | No
     if env:
         return Path(env).expanduser() / name
     raise DaekitError(f"data set {name!r} is read from files: pass --data-dir DIR or set DAEKIT_DATA to a folder holding {name}/")
+
+
+def load_configured(d: Any, seed: int) -> "ImageData | PatchData":
+    """The data a config's ``data`` section describes (config.DataConfig), every setting passed on:
+    the one place the section is spelled out as arguments (training, comparison and evaluation use it)."""
+    return load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=seed, limit=d.limit, resize=d.resize,
+                        download=d.download, channels=d.channels, patch_size=d.patch_size,
+                        patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers)
 
 
 def load_dataset(
@@ -240,4 +248,4 @@ class InMemoryLoader:
             yield self.images[order[sl]] if order is not None else self.images[sl]
 
 
-__all__ = ["ImageData", "PatchData", "FOLDER_SETS", "DATASETS", "InMemoryLoader", "list_datasets", "load_dataset", "resolve_data_dir", "to_tensor"]
+__all__ = ["ImageData", "PatchData", "FOLDER_SETS", "DATASETS", "InMemoryLoader", "list_datasets", "load_configured", "load_dataset", "resolve_data_dir", "to_tensor"]
