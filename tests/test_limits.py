@@ -167,5 +167,5 @@ def test_idx_headers_are_checked_before_inflating(tmp_path):
 
 def test_stack_layer_sizes_are_bounded(capsys, tmp_path):
     rc, _, err = run(capsys, "stack", "--layers", "1000000000", "--out", tmp_path / "s")
-    assert_one_line_error(rc, err, "layers must be at least 1 and at most 65536")
+    assert_one_line_error(rc, err, "stack.layers.0: Input should be less than or equal to 65536")
     assert_usage_error(capsys, ["stack", "--pretrain-epochs", "-1"], "--pretrain-epochs: must be >= 0")

@@ -1,6 +1,10 @@
+import json
+
 import pytest
 import torch
 
+from daekit.cli import main
+from daekit.config import resolve_config
 from daekit.data import load_dataset
 from daekit.errors import DaekitError
 from daekit.stack import StackSettings, UnrolledAE, accuracy, confusion_matrix, finetune_classifier, finetune_denoiser, pretrain
@@ -145,3 +149,15 @@ def test_cli_stack_cleaning_before_classifying(tmp_path, capsys):
     assert main(["stack", "--cleaning", "masking:2", "--out", str(tmp_path / "c")]) == 2
     assert "masking" in capsys.readouterr().err
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+def test_stack_has_a_config_section_and_its_run_folder_says_what_ran(tmp_path, capsys):
+    (tmp_path / "my.yaml").write_text("stack: {layers: [16], pretrain_epochs: 1, finetune_epochs: 2}\nseed: 3\n")
+    assert main(["stack", "--config", str(tmp_path / "my.yaml"), "--set", "stack.batch_size=64", "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    saved = resolve_config(tmp_path / "a" / "config.yaml")
+    assert saved.stack.layers == [16] and saved.stack.batch_size == 64 and saved.seed == 3 and saved.stack.finetune_lr == 2e-3
+    assert main(["stack", "--config", str(tmp_path / "a" / "config.yaml"), "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("a", "b"))
+    assert a["test_accuracy"] == b["test_accuracy"]  # the saved config reruns the same run
+    assert main(["stack", "--set", "stack.layers=[0]", "--out", str(tmp_path / "c")]) == 2
+    assert "stack.layers" in capsys.readouterr().err and not (tmp_path / "c").exists()

@@ -106,6 +106,17 @@ def pixels(value: Any, name: str = "--max-pixels") -> int:
     return whole(value, name, 1)
 
 
+def sizes(value: Any, name: str = "--layers") -> list[int]:
+    """Comma-separated whole numbers >= 1, e.g. layer sizes ``1000,1000,1000``."""
+    parts = [p.strip() for p in str(value).split(",")] if isinstance(value, str) else list(value)
+    try:
+        if not parts or any(p == "" for p in parts):
+            raise DaekitError("empty")
+        return [whole(p, name, 1) for p in parts]
+    except DaekitError:
+        raise DaekitError(f"{name} expects sizes like 1000,1000,1000, got {value!r}") from None
+
+
 def _bounds(low: float | None, high: float | None, low_open: bool = False) -> str:
     lo, hi = (f"{b}" if isinstance(b, int) or b is None else f"{b:g}" for b in (low, high))
     if low is not None and high is not None:

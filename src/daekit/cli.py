@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .allocator import keep_large_buffers
-from .checks import arg, count, fraction, pixels, port, positive, rate, real, seed
+from .checks import arg, count, fraction, pixels, port, positive, rate, real, seed, sizes
 from .errors import DaekitError
 from .interrupts import Interrupted
 
@@ -102,26 +102,28 @@ def _stack_parser(sub: Any) -> None:
         "trained to denoise. Writes RUN_DIR/metrics.json, stack.safetensors and figures (pretraining curves, "
         "each layer's filters, confusion matrix).",
     )
-    p.add_argument("--data", default="digits", metavar="NAME", help="data set (default digits)")
+    p.add_argument("--config", metavar="FILE", help="YAML, TOML or JSON config: its data, seed, out and stack sections")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. stack.finetune_lr=1e-3 (repeatable)")
+    p.add_argument("--data", metavar="NAME", help="data set (default digits)")
     p.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files (default: $DAEKIT_DATA/<name>)")
-    p.add_argument("--layers", default="500,500", metavar="N1,N2,...", help="hidden sizes, bottom to top (default 500,500)")
-    p.add_argument("--noise", default="masking:0.2", metavar="SPEC", help="one corruption for all layers, or one level per layer: masking:0.1,0.2,0.3")
-    p.add_argument("--finetune", default="classify", choices=["classify", "denoise", "none"], help="fine-tuning (default classify)")
-    p.add_argument("--pretrain-epochs", type=arg(count), default=10, metavar="N", help="epochs per layer (default 10; 0 = no pretraining, a random start)")
-    p.add_argument("--finetune-epochs", type=arg(count), default=20, metavar="N", help="fine-tuning epochs (default 20)")
-    p.add_argument("--batch-size", type=arg(positive), default=32, metavar="N")
-    p.add_argument("--pretrain-lr", type=arg(rate), default=1e-3, metavar="LR")
-    p.add_argument("--finetune-lr", type=arg(rate), default=2e-3, metavar="LR")
-    p.add_argument("--val-fraction", type=arg(fraction), default=0.1, metavar="F", help="held out for validation accuracy (default 0.1)")
-    p.add_argument("--seed", type=arg(seed), default=0)
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
-    p.add_argument("--cleaning", nargs="?", const="default", default="", metavar="SPEC,SPEC",
+    p.add_argument("--layers", metavar="N1,N2,...", help="hidden sizes, bottom to top (default 500,500)")
+    p.add_argument("--noise", metavar="SPEC", help="one corruption for all layers, or one level per layer: masking:0.1,0.2,0.3 (default masking:0.2)")
+    p.add_argument("--finetune", choices=["classify", "denoise", "none"], help="fine-tuning (default classify)")
+    p.add_argument("--pretrain-epochs", type=arg(count), metavar="N", help="epochs per layer (default 10; 0 = no pretraining, a random start)")
+    p.add_argument("--finetune-epochs", type=arg(count), metavar="N", help="fine-tuning epochs (default 20)")
+    p.add_argument("--batch-size", type=arg(positive), metavar="N", help="(default 32)")
+    p.add_argument("--pretrain-lr", type=arg(rate), metavar="LR", help="(default 1e-3)")
+    p.add_argument("--finetune-lr", type=arg(rate), metavar="LR", help="(default 2e-3)")
+    p.add_argument("--val-fraction", type=arg(fraction), metavar="F", help="held out for validation accuracy (default 0.1)")
+    p.add_argument("--seed", type=arg(seed), help="(default 0)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, mps")
+    p.add_argument("--cleaning", nargs="?", const="default", default=None, metavar="SPEC,SPEC",
                    help="with --finetune classify: 'cleaning before classifying' - the classifier's test accuracy on "
                    "images with each corruption as they are, after cleaning by a conv DAE (a U-Net trained on that "
                    "corruption, kept in RUN_DIR/cleaning/) and for a classifier fine-tuned on corrupted images; "
                    "alone, it uses masking:0.5,gaussian:50+clip,gaussian:100+clip")
-    p.add_argument("--cleaning-epochs", type=arg(positive), default=3, metavar="N", help="epochs of each cleaning DAE (default 3)")
-    p.add_argument("--out", default="runs/stack", metavar="RUN_DIR", help="run folder (default runs/stack)")
+    p.add_argument("--cleaning-epochs", type=arg(positive), metavar="N", help="epochs of each cleaning DAE (default 3)")
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/stack); the resolved config is written to RUN_DIR/config.yaml")
     p.add_argument("--overwrite", action="store_true", help="replace an existing stack run in RUN_DIR")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -425,25 +427,41 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_stack(a: argparse.Namespace) -> int:
-    from .compare import parse_sweep
-    from .data import load_dataset
-    from .stack import CLEANING_CORRUPTIONS, StackSettings, run_stack
-    from .runtime import select_device
+def _stack_options(a: argparse.Namespace) -> dict[str, Any]:
+    """`daekit stack`'s options as a nested config dict (absent ones left out)."""
+    from .stack import CLEANING_CORRUPTIONS
 
-    try:
-        layers = [int(v) for v in a.layers.split(",") if v.strip()]
-    except ValueError:
-        raise DaekitError(f"--layers expects sizes like 1000,1000,1000, got {a.layers!r}") from None
-    noise = parse_sweep(a.noise) if "," in a.noise else [a.noise]
-    s = StackSettings(layers=layers, noise=noise, pretrain_epochs=a.pretrain_epochs, finetune_epochs=a.finetune_epochs,
-                      batch_size=a.batch_size, pretrain_lr=a.pretrain_lr, finetune_lr=a.finetune_lr, seed=a.seed)
-    out = Path(a.out)
+    cleaning = None
+    if a.cleaning is not None:
+        cleaning = list(CLEANING_CORRUPTIONS) if a.cleaning == "default" else [c.strip() for c in a.cleaning.split(",") if c.strip()]
+    stack = {"layers": None if a.layers is None else sizes(a.layers), "noise": a.noise, "finetune": a.finetune, "pretrain_epochs": a.pretrain_epochs,
+             "finetune_epochs": a.finetune_epochs, "batch_size": a.batch_size, "pretrain_lr": a.pretrain_lr,
+             "finetune_lr": a.finetune_lr, "cleaning": cleaning, "cleaning_epochs": a.cleaning_epochs, "device": a.device}
+    data = {"name": a.data, "dir": a.data_dir, "val_fraction": a.val_fraction}
+    out: dict[str, Any] = {"stack": {k: v for k, v in stack.items() if v is not None},
+                           "data": {k: v for k, v in data.items() if v is not None}}
+    for key, value in (("seed", a.seed), ("out", a.out)):
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def cmd_stack(a: argparse.Namespace) -> int:
+    from .config import Config, resolve_config
+    from .data import load_dataset
+    from .runtime import select_device
+    from .stack import run_stack, stack_settings
+
+    cfg = resolve_config(a.config, _stack_options(a), a.set)
+    if a.out is None and cfg.out == Config().out:  # stack runs have a default folder of their own
+        cfg = resolve_config(a.config, {**_stack_options(a), "out": "runs/stack"}, a.set)
+    s, st = stack_settings(cfg), cfg.stack
+    out = Path(cfg.out)
     if (out / "metrics.json").exists() and not a.overwrite:
         raise DaekitError(f"{out} already holds a stack run; pass --overwrite to replace it")
-    data = load_dataset(a.data, a.data_dir, val_fraction=a.val_fraction, seed=a.seed)
-    cleaning = CLEANING_CORRUPTIONS if a.cleaning == "default" else [c.strip() for c in a.cleaning.split(",") if c.strip()]
-    metrics = run_stack(data, s, out, a.finetune, select_device(a.device), None if a.quiet else print, cleaning, a.cleaning_epochs)
+    device = select_device(st.device)
+    data = load_dataset(cfg.data.name, cfg.data.dir, val_fraction=cfg.data.val_fraction, seed=cfg.seed)
+    metrics = run_stack(data, s, out, st.finetune, device, None if a.quiet else print, st.cleaning, st.cleaning_epochs, cfg)
     if "test_accuracy" in metrics:
         print(f"test accuracy {metrics['test_accuracy']:.4f} (error {100 * metrics['test_error']:.2f}%)")
     for r in metrics.get("cleaning", []):

@@ -9,7 +9,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import ConfigDict, Field, ValidationError
@@ -95,6 +95,24 @@ class TrainConfig:
 
 
 @dataclass(config=_STRICT)
+class StackConfig:
+    """`daekit stack`: a stacked DAE's layers, corruption and the two phases (its data, seed and run
+    folder are the config's ``data``, ``seed`` and ``out``)."""
+
+    layers: list[Annotated[int, Field(ge=1, le=1 << 16)]] = dataclasses.field(default_factory=lambda: [500, 500])  # bottom to top
+    noise: str = "masking:0.2"  # one corruption for every layer, or one level per layer: masking:0.1,0.2,0.3
+    finetune: Literal["classify", "denoise", "none"] = "classify"
+    pretrain_epochs: int = Field(10, ge=0)  # per layer; 0 = no pretraining (a random start)
+    finetune_epochs: int = Field(20, ge=0)
+    batch_size: int = Field(32, ge=1)
+    pretrain_lr: float = Field(1e-3, gt=0.0)
+    finetune_lr: float = Field(2e-3, gt=0.0)
+    cleaning: list[str] = dataclasses.field(default_factory=list)  # corruptions for "cleaning before classifying"
+    cleaning_epochs: int = Field(3, ge=1)  # epochs of each cleaning DAE
+    device: str = "auto"
+
+
+@dataclass(config=_STRICT)
 class Config:
     """Everything a training run needs; written to ``config.yaml`` and into every checkpoint."""
 
@@ -102,6 +120,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     noise: str = "gaussian:50"  # corruption spec for training and validation; "none" = compression AE
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    stack: StackConfig = dataclasses.field(default_factory=StackConfig)  # read by `daekit stack` only
     seed: int = Field(0, ge=0, lt=2**63)  # torch and numpy generators take non-negative 63-bit seeds
     out: str = "runs/run"  # run folder
 
@@ -122,7 +141,7 @@ def config_from_dict(d: dict[str, Any], where: str = "config") -> Config:
     """Validates a nested dict into a Config; unknown keys and wrong types raise DaekitError."""
     if not isinstance(d, dict):
         raise DaekitError(f"{where}: expected a mapping at the top level, got {type(d).__name__}")
-    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "stack": StackConfig}
     try:
         built = {}
         for k, v in d.items():

@@ -76,6 +76,17 @@ class UnrolledAE(nn.Module):
         return h.view_as(x)
 
 
+def stack_settings(cfg: Any) -> "StackSettings":
+    """The algorithm's settings from a config's ``stack`` section (config.StackConfig) and seed."""
+    from .compare import parse_sweep
+
+    st = cfg.stack
+    noise = parse_sweep(st.noise) if "," in st.noise else [st.noise]
+    return StackSettings(layers=list(st.layers), noise=noise, pretrain_epochs=st.pretrain_epochs,
+                         finetune_epochs=st.finetune_epochs, batch_size=st.batch_size, pretrain_lr=st.pretrain_lr,
+                         finetune_lr=st.finetune_lr, seed=cfg.seed)
+
+
 MAX_LAYER = 1 << 16  # units in one layer: larger sizes are typos that would allocate tens of GB
 
 
@@ -328,6 +339,7 @@ def run_stack(
     log: Callable[[str], None] | None = print,
     cleaning: list[str] | tuple[str, ...] = (),
     cleaning_epochs: int = 3,
+    config: Any = None,
 ) -> dict[str, Any]:
     """The `daekit stack` run: pretrain, fine-tune, evaluate; writes figures, metrics and weights into `out`.
 
@@ -342,6 +354,8 @@ def run_stack(
         cleaning: Corruptions for "cleaning before classifying" (with "classify" only): see
             `cleaning_before_classifying`; its DAE runs go to ``out/cleaning/``.
         cleaning_epochs: Epochs of each of those DAEs.
+        config: The resolved config (config.Config) the run came from: written to ``out/config.yaml``
+            once the settings are checked, before any work.
     """
     import time
 
@@ -356,6 +370,10 @@ def run_stack(
     for spec in cleaning:
         parse_noise(spec)
     out = Path(out)
+    if config is not None:
+        from .config import write_config
+
+        write_config(config, out / "config.yaml")
     t0 = time.perf_counter()
     if log:
         log(f"pretraining {len(s.layers)} layers {s.layers} with {s.noise}, {s.pretrain_epochs} epochs each")

@@ -226,7 +226,7 @@ def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, w
         )
     free = {("train", "batch_size"), ("train", "epochs"), ("train", "patience"), ("train", "device"), ("train", "amp"),
             ("train", "channels_last"), ("train", "compile"), ("train", "cpu_bf16"), ("train", "init"),
-            ("train", "checkpoint_minutes"), ("out",), ("data", "dir"), ("data", "download")}
+            ("train", "checkpoint_minutes"), ("stack",), ("out",), ("data", "dir"), ("data", "download")}
 
     def walk(a: Any, b: Any, path: tuple[str, ...]) -> None:
         if path in free:
