@@ -12,7 +12,7 @@ Targets: MNIST test error of (iii) <= 1.3%; its pretraining + fine-tuning <= 20 
 Then "cleaning before classifying": the (iii) classifier on corrupted test images (masking 50%,
 Gaussian sigma 50 and 100, clipped) three ways -- as they are, after cleaning by a convolutional DAE
 (a 2-level U-Net trained on that corruption), and a classifier fine-tuned from the same pretrained
-stack on corrupted training images (daekit.stack.cleaning_before_classifying, the same code as
+stack on corrupted training images (daekit.stack_cleaning.cleaning_before_classifying, the same code as
 `daekit stack --cleaning`, whose report shows the table). Reported, no target.
 """
 from __future__ import annotations
@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, parser, result  # noqa: E402
 
 from daekit.data import load_dataset  # noqa: E402
-from daekit.stack import CLEANING_CORRUPTIONS, StackSettings, accuracy, cleaning_before_classifying, finetune_classifier, pretrain  # noqa: E402
+from daekit.stack import StackSettings, accuracy, finetune_classifier, pretrain  # noqa: E402
+from daekit.stack_cleaning import CLEANING_CORRUPTIONS, cleaning_before_classifying  # noqa: E402
 
 PUBLISHED_ERROR = 1.3  # %, Theano SdA tutorial
 
@@ -43,7 +44,7 @@ def run(data, s: StackSettings, device: str):
 
 
 def clean_then_classify(name: str, data_dir: Path, net, pretrained, s: StackSettings, device: str, quick: bool):
-    """Rows (corruption, as is, cleaned, trained) in %: daekit.stack.cleaning_before_classifying, as `daekit stack --cleaning`."""
+    """Rows (corruption, as is, cleaned, trained) in %: daekit.stack_cleaning.cleaning_before_classifying, as `daekit stack --cleaning`."""
     # the DAEs need a validation split: the same data set loaded with one (the classifiers are tested on the same test set)
     data = load_dataset(name, data_dir / name, seed=0, limit=5000 if quick else None)
     rows, _ = cleaning_before_classifying(net, pretrained, data, s, CLEANING_CORRUPTIONS, 1 if quick else 3, device=device)

@@ -107,7 +107,7 @@ def test_cli_stack_run_folder(tmp_path, capsys):
 def test_cleaning_before_classifying_leaves_the_pretrained_stack_alone(digits, tmp_path):
     import copy
 
-    from daekit.stack import cleaning_before_classifying
+    from daekit.stack_cleaning import cleaning_before_classifying
 
     s = StackSettings(layers=[64], noise=["masking:0.2"], pretrain_epochs=1, finetune_epochs=3)
     enc, _, _ = pretrain(digits.train, s)
@@ -125,7 +125,7 @@ def test_cleaning_before_classifying_leaves_the_pretrained_stack_alone(digits, t
 
 def parse_noise_fixed(digits, s):
     from daekit.noise import make_generator, parse_noise
-    from daekit.stack import CLEAN
+    from daekit.seeding import CLEAN
     from daekit.seeding import derive_seed
 
     return parse_noise("gaussian:50+clip")(digits.test, make_generator(derive_seed(s.seed, CLEAN, 0)))

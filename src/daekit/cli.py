@@ -429,7 +429,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 def _stack_options(a: argparse.Namespace) -> dict[str, Any]:
     """`daekit stack`'s options as a nested config dict (absent ones left out)."""
-    from .stack import CLEANING_CORRUPTIONS
+    from .stack_cleaning import CLEANING_CORRUPTIONS
 
     cleaning = None
     if a.cleaning is not None:
@@ -450,7 +450,7 @@ def cmd_stack(a: argparse.Namespace) -> int:
     from .config import Config, resolve_config
     from .data import load_dataset
     from .runtime import select_device
-    from .stack import run_stack, stack_settings
+    from .stack_run import run_stack, stack_settings
 
     cfg = resolve_config(a.config, _stack_options(a), a.set)
     if a.out is None and cfg.out == Config().out:  # stack runs have a default folder of their own

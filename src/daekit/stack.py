@@ -8,10 +8,8 @@ denoises (its decoder starts as the transposed encoder weights).
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -74,17 +72,6 @@ class UnrolledAE(nn.Module):
         for dec in self.decoder:
             h = torch.sigmoid(dec(h))
         return h.view_as(x)
-
-
-def stack_settings(cfg: Any) -> "StackSettings":
-    """The algorithm's settings from a config's ``stack`` section (config.StackConfig) and seed."""
-    from .compare import parse_sweep
-
-    st = cfg.stack
-    noise = parse_sweep(st.noise) if "," in st.noise else [st.noise]
-    return StackSettings(layers=list(st.layers), noise=noise, pretrain_epochs=st.pretrain_epochs,
-                         finetune_epochs=st.finetune_epochs, batch_size=st.batch_size, pretrain_lr=st.pretrain_lr,
-                         finetune_lr=st.finetune_lr, seed=cfg.seed)
 
 
 MAX_LAYER = 1 << 16  # units in one layer: larger sizes are typos that would allocate tens of GB
@@ -257,160 +244,3 @@ def layer_filters(encoder: StackedEncoder, k: int) -> torch.Tensor:
     for layer in encoder.layers[1 : k + 1]:
         w = layer.weight.detach() @ w
     return w
-
-
-CLEANING_CORRUPTIONS = ("masking:0.5", "gaussian:50+clip", "gaussian:100+clip")
-CLEAN, CLEAN_TRAIN = 8, 9  # generator streams: corrupted test images, corrupted training images
-
-
-def cleaning_before_classifying(
-    net: SdAClassifierNet,
-    pretrained: StackedEncoder,
-    data: Any,
-    s: StackSettings,
-    corruptions: list[str] | tuple[str, ...] = CLEANING_CORRUPTIONS,
-    dae_epochs: int = 3,
-    out: str | Path | None = None,
-    device: torch.device | str = "cpu",
-    log: Callable[[str], None] | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
-    """The classifier `net` on corrupted test images, three ways, for each corruption.
-
-    (1) the corrupted images as they are; (2) after cleaning by a convolutional DAE (a 2-level
-    U-Net trained `dae_epochs` epochs by `fit` on that corruption of ``data.train``, validated on
-    ``data.val``); (3) a classifier fine-tuned from `pretrained` (the stack before supervised
-    fine-tuning; not modified) on corrupted training images for a third of ``s.finetune_epochs``.
-    The test corruption is fixed by ``s.seed``; the DAE runs go to ``out/<corruption>`` (a temporary
-    folder when `out` is None).
-
-    Returns:
-        One row per corruption ({"noise", "as_is", "cleaned", "trained"}: accuracies in [0, 1],
-        "dae_psnr": the DAE's test PSNR), and sample images for a figure (the first 10 test images:
-        "clean", then "<spec>" corrupted and "<spec> cleaned").
-    """
-    import contextlib
-    import tempfile
-
-    from .api import Denoiser
-    from .config import resolve_config
-    from .metrics import psnr
-    from .train import fit
-
-    if len(data.val) == 0:
-        raise DaekitError("cleaning before classifying needs a validation split for the DAE; use a validation fraction > 0")
-    rows: list[dict[str, Any]] = []
-    samples = {"clean": data.test[:10]}
-    for i, spec in enumerate(corruptions):
-        noise = parse_noise(spec)
-        noisy_test = noise(data.test, make_generator(derive_seed(s.seed, CLEAN, i)))
-        keep = Path(out) / spec.replace(":", "-").replace("+", "_") if out is not None else None
-        with contextlib.nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory() as run_dir:
-            cfg = resolve_config(options={"data": {"name": data.name}, "model": {"name": "unet", "args": {"levels": 2, "width": 16}},
-                                          "noise": spec, "seed": s.seed, "out": run_dir,
-                                          "train": {"epochs": dae_epochs, "batch_size": 64, "lr": 2e-3, "device": str(device)}})
-            if log:
-                log(f"  {spec}: training a conv DAE (U-Net, {dae_epochs} epochs) to clean the test images")
-            dae = Denoiser.from_fit(fit(cfg, data=data, progress=False, overwrite=True))  # `out` belongs to this call
-            cleaned_test = dae.denoise_tensor(noisy_test)
-        if log:
-            log(f"  {spec}: fine-tuning a classifier on corrupted training images")
-        noisy_train = noise(data.train, make_generator(derive_seed(s.seed, CLEAN_TRAIN, i)))
-        s_noisy = dataclasses.replace(s, finetune_epochs=max(1, s.finetune_epochs // 3))
-        robust, _ = finetune_classifier(copy.deepcopy(pretrained), noisy_train, data.train_labels, net.head.out_features, s_noisy)
-        row = {"noise": spec, "as_is": accuracy(net, noisy_test, data.test_labels),
-               "cleaned": accuracy(net, cleaned_test, data.test_labels),
-               "trained": accuracy(robust, noisy_test, data.test_labels),
-               "dae_psnr": float(psnr(cleaned_test, data.test).mean())}
-        rows.append(row)
-        samples[spec] = noisy_test[:10]
-        samples[f"{spec} cleaned"] = cleaned_test[:10]
-        if log:
-            log(f"  {spec}: accuracy as is {100 * row['as_is']:.2f}%, cleaned by the conv DAE {100 * row['cleaned']:.2f}%, "
-                f"classifier trained on corruption {100 * row['trained']:.2f}%")
-    return rows, samples
-
-
-def run_stack(
-    data: Any,
-    s: StackSettings,
-    out: str | Path,
-    finetune: str = "classify",
-    device: str = "cpu",
-    log: Callable[[str], None] | None = print,
-    cleaning: list[str] | tuple[str, ...] = (),
-    cleaning_epochs: int = 3,
-    config: Any = None,
-) -> dict[str, Any]:
-    """The `daekit stack` run: pretrain, fine-tune, evaluate; writes figures, metrics and weights into `out`.
-
-    Args:
-        data: An ImageData (train/val/test tensors and labels).
-        s: Settings.
-        out: Run folder.
-        finetune: "classify" (softmax head, test accuracy and confusion matrix), "denoise" (unrolled
-            deep autoencoder trained on the top layer's noise), or "none".
-        device: Where to train.
-        log: Progress lines (None: quiet).
-        cleaning: Corruptions for "cleaning before classifying" (with "classify" only): see
-            `cleaning_before_classifying`; its DAE runs go to ``out/cleaning/``.
-        cleaning_epochs: Epochs of each of those DAEs.
-        config: The resolved config (config.Config) the run came from: written to ``out/config.yaml``
-            once the settings are checked, before any work.
-    """
-    import time
-
-
-    from .io import atomic_write_bytes, atomic_write_text, json_text, save_tensors
-    from .report import save_grid, stack_figures
-
-    if finetune not in ("classify", "denoise", "none"):
-        raise DaekitError(f"unknown fine-tuning {finetune!r}; use classify, denoise or none")
-    if cleaning and finetune != "classify":
-        raise DaekitError("cleaning before classifying needs a classifier: use it with fine-tuning 'classify'")
-    for spec in cleaning:
-        parse_noise(spec)
-    out = Path(out)
-    if config is not None:
-        from .config import write_config
-
-        write_config(config, out / "config.yaml")
-    t0 = time.perf_counter()
-    if log:
-        log(f"pretraining {len(s.layers)} layers {s.layers} with {s.noise}, {s.pretrain_epochs} epochs each")
-    encoder, histories, _ = pretrain(data.train, s, device, log)
-    t_pre = time.perf_counter() - t0
-    metrics: dict[str, Any] = {"layers": s.layers, "noise": s.noise, "pretrain_seconds": t_pre, "pretrain": histories,
-                               "settings": dataclasses.asdict(s), "data": data.name}
-    tensors = {f"encoder.{k}": v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    if finetune == "classify":
-        n_classes = int(data.train_labels.max()) + 1
-        val = (data.val, data.val_labels) if len(data.val) else None
-        pretrained = copy.deepcopy(encoder) if cleaning else None
-        net, hist = finetune_classifier(encoder, data.train, data.train_labels, n_classes, s, val, log)
-        pred = predict_proba(net, data.test).argmax(1)
-        cm = confusion_matrix(pred, data.test_labels, n_classes)
-        metrics.update(finetune=hist, test_accuracy=float(cm.trace() / cm.sum()), test_error=float(1 - cm.trace() / cm.sum()),
-                       confusion_matrix=cm.tolist())
-        tensors.update({f"head.{k}": v.detach().cpu().contiguous() for k, v in net.head.state_dict().items()})
-        if log:
-            log(f"test accuracy {metrics['test_accuracy']:.4f} (error {100 * metrics['test_error']:.2f}%)")
-        if cleaning:
-            if log:
-                log(f"cleaning before classifying: {', '.join(cleaning)}")
-            rows, samples = cleaning_before_classifying(net, pretrained, data, s, cleaning, cleaning_epochs, out / "cleaning", device, log)
-            metrics["cleaning"] = rows
-            save_grid(samples, out / "cleaning.png", title="cleaning before classifying: corrupted test images and the conv DAE's output")
-    elif finetune == "denoise":
-        net, hist = finetune_denoiser(encoder, data.train, s.noise[-1], s, log)
-        noisy = parse_noise(s.noise[-1])(data.test[:10], make_generator(s.seed))
-        with torch.no_grad():
-            den = net(noisy.to(next(net.parameters()).device)).cpu()
-        save_grid({"clean": data.test[:10], f"corrupted\n{s.noise[-1]}": noisy, "unrolled SdA": den}, out / "denoised.png")
-        metrics.update(finetune=hist)
-    metrics["seconds"] = time.perf_counter() - t0
-    image_size = tuple(data.train.shape[1:])
-    for name, png in stack_figures(metrics, [layer_filters(encoder, k).cpu() for k in range(len(s.layers))], image_size).items():
-        atomic_write_bytes(out / name, png)
-    save_tensors(out / "stack.safetensors", tensors)
-    atomic_write_text(out / "metrics.json", json_text(metrics, indent=2) + "\n")
-    return metrics
