@@ -208,3 +208,16 @@ def test_a_negative_seed_in_the_config_is_refused_in_one_line(capsys, tmp_path):
     rc, _, err = run(capsys, "train", "--set", "seed=-5", "--out", tmp_path / "r")
     assert_one_line_error(rc, err, "seed")
     assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_on_a_folder_of_photos(tmp_path, capsys):
+    from skimage import data
+
+    (tmp_path / "photos").mkdir()
+    for i in range(3):  # three crops of different sizes of a real photo
+        cv2.imwrite(str(tmp_path / "photos" / f"{i}.png"), data.camera()[100 + 40 * i : 180 + 48 * i, 150:230])
+    rc, out, err = run(capsys, "evaluate", "--model", "photo-gray-fast", "--data", "images", "--data-dir", tmp_path / "photos",
+                       "--noise", "gaussian:25", "--json")
+    assert rc == 0, err
+    res = json.loads(out)
+    assert res["images"] == 3 and res["psnr"] > res["noisy_psnr"]  # every photo, whole, denoised
