@@ -236,6 +236,53 @@ def _stack_section(stack_dir: Path | None) -> tuple[list[str], list[list[str]], 
     return lines, cleaning, figs
 
 
+def _markdown(blocks: list[tuple]) -> str:
+    """The report's blocks as Markdown (figures referenced as figures/NAME), blank lines between blocks."""
+    parts = []
+    for kind, *b in blocks:
+        if kind == "h":
+            parts.append([f"{'#' * b[0]} {b[1]}"])
+        elif kind == "p":
+            parts.append([b[0]])
+        elif kind == "lines":
+            parts.append(list(b[0]))
+        elif kind == "ul":
+            parts.append([f"- {item}" for item in b[0]])
+        elif kind == "table":
+            parts.append(_md_table(b[0], b[1]))
+        elif kind == "img":
+            level, cap, name = b[0], b[1], b[2]
+            parts += [[f"{'#' * level} {cap}"], [f"![{cap}](figures/{name})"]]
+    return "\n\n".join("\n".join(p) for p in parts) + "\n"
+
+
+def _html(blocks: list[tuple], title: str) -> str:
+    """The same blocks as one self-contained HTML page (figures inlined)."""
+    import base64
+    import html
+
+    body = []
+    for kind, *b in blocks:
+        if kind == "h":
+            body.append(f"<h{b[0]}>{html.escape(b[1])}</h{b[0]}>")
+        elif kind == "p":
+            body.append(f"<p>{html.escape(b[0])}</p>")
+        elif kind == "lines":
+            body.append("".join(f"<p>{html.escape(t)}</p>" for t in b[0]))
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in b[0]) + "</ul>")
+        elif kind == "table":
+            body.append(_html_table(b[0], b[1]))
+        elif kind == "img":
+            level, cap, png = b[0], b[1], b[3]
+            body.append(f"<h{level}>{html.escape(cap)}</h{level}><img alt=\"{html.escape(cap)}\" "
+                        f"src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title><style>{style}</style>"
+            f"</head><body>{''.join(body)}</body></html>\n")
+
+
 def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Writes run_dir/report.html (self-contained) and run_dir/report.md (+ figures/) from results.json.
 
@@ -244,12 +291,8 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
     Raises:
         DaekitError: the folder holds no comparison results.
     """
-    import base64
-    import html
-
-    from .io import load_tensors
-
     from .errors import DaekitError
+    from .io import load_tensors
 
     run_dir = Path(run_dir)
     res_path = run_dir / "results.json"
@@ -283,42 +326,27 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
              f"autoencoder (no corruption) and as a denoising autoencoder ({results['train_noise']}). "
              f"Evaluated on {results['test_images']} test images; classical methods tuned per noise level on "
              f"{results['val_images']} validation images (best of a small grid by PSNR). Cells: PSNR (dB) / SSIM; best in bold.")
-    # Markdown, figures as files beside it
-    fig_dir = run_dir / "figures"
-    md = [f"# {title}", "", intro, ""] + _md_table(header, rows)
-    md += ["", "Parameters chosen for the classical methods:", ""]
-    for r in results["levels"]:
-        md.append(f"- {r['noise']}: " + "; ".join(r["methods"][m]["params"] for m in results["methods"]))
-    md += ["", "## Residual check", "", "Correlation of the residual (corrupted − denoised) with the clean image, beside the same for the true noise. "
-           "'removed signal' when the residual is more than 0.1 more correlated with the image than the noise is.", ""]
-    md += _md_table(RESIDUAL_HEADER, resid)
-    for name, cap, png in figures:
-        atomic_write_bytes(fig_dir / name, png)
-        md += ["", f"## {cap}", "", f"![{cap}](figures/{name})"]
+    # one list of blocks, rendered twice: Markdown (figures as files beside it) and self-contained HTML
+    blocks: list[tuple] = [("h", 1, title), ("p", intro), ("table", header, rows),
+                           ("p", "Parameters chosen for the classical methods:"),
+                           ("ul", [f"{r['noise']}: " + "; ".join(r["methods"][m]["params"] for m in results["methods"]) for r in results["levels"]]),
+                           ("h", 2, "Residual check"),
+                           ("p", "Correlation of the residual (corrupted − denoised) with the clean image, beside the same for the true noise. "
+                                 "'removed signal' when the residual is more than 0.1 more correlated with the image than the noise is."),
+                           ("table", RESIDUAL_HEADER, resid)]
+    blocks += [("img", 2, cap, name, png) for name, cap, png in figures]
     if stack_lines:
-        md += ["", "## Stacked denoising autoencoder", ""] + stack_lines
+        blocks += [("h", 2, "Stacked denoising autoencoder"), ("lines", stack_lines)]
         if stack_cleaning:
-            md += [""] + _md_table(CLEANING_HEADER, stack_cleaning)
-        for name, cap, png in stack_figs:
-            atomic_write_bytes(fig_dir / name, png)
-            md += ["", f"### {cap}", "", f"![{cap}](figures/{name})"]
-    md += ["", f"Wall time: {results['seconds'].get('total', 0):.0f} s (training {results['seconds'].get('training', 0):.0f} s).", ""]
-    md_path = run_dir / "report.md"
-    atomic_write_text(md_path, "\n".join(md))
-
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>", _html_table(header, rows),
-            "<h2>Residual check</h2>", _html_table(RESIDUAL_HEADER, resid)]
-    for _, cap, png in figures:
-        body.append(f"<h2>{html.escape(cap)}</h2><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
-    if stack_lines:
-        body.append("<h2>Stacked denoising autoencoder</h2>" + "".join(f"<p>{html.escape(t)}</p>" for t in stack_lines))
-        if stack_cleaning:
-            body.append(_html_table(CLEANING_HEADER, stack_cleaning))
-        for _, cap, png in stack_figs:
-            body.append(f"<h3>{html.escape(cap)}</h3><img alt=\"{html.escape(cap)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
-    style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}"
-    html_path = run_dir / "report.html"
-    atomic_write_text(html_path, f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+            blocks.append(("table", CLEANING_HEADER, stack_cleaning))
+        blocks += [("img", 3, cap, name, png) for name, cap, png in stack_figs]
+    blocks.append(("p", f"Wall time: {results['seconds'].get('total', 0):.0f} s (training {results['seconds'].get('training', 0):.0f} s)."))
+    for block in blocks:
+        if block[0] == "img":
+            atomic_write_bytes(run_dir / "figures" / block[3], block[4])
+    md_path, html_path = run_dir / "report.md", run_dir / "report.html"
+    atomic_write_text(md_path, _markdown(blocks))
+    atomic_write_text(html_path, _html(blocks, title))
     return html_path, md_path
 
 
