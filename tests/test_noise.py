@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -126,3 +127,15 @@ def test_range_draws_one_level_per_image_within_the_range():
     assert torch.equal(noisy, again)
     frac = (parse_noise("masking:0.2..0.6")(torch.ones(300, 1, 40, 40), make_generator(0)) == 0).flatten(1).float().mean(1)
     assert 0.18 < frac.min() < 0.25 and 0.55 < frac.max() < 0.62
+
+
+def test_fractions_as_percentages_as_the_lesson_says_them():
+    x = torch.rand(2, 1, 8, 8)
+    for pct, frac in (("masking:30%", "masking:0.3"), ("salt-and-pepper:20%", "salt-and-pepper:0.2"),
+                      ("masking:10%..70%", "masking:0.1..0.7")):
+        assert parse_noise(pct).spec == frac
+        assert torch.equal(parse_noise(pct)(x, make_generator(0)), parse_noise(frac)(x, make_generator(0)))
+    for bad, words in (("gaussian:25%", "percentage is a share"), ("masking:10%..0.5", "both ends"),
+                       ("masking:150%", "fraction must be in [0, 1]")):
+        with pytest.raises(DaekitError, match=re.escape(words)):
+            parse_noise(bad)

@@ -14,7 +14,7 @@ from .interrupts import Interrupted
 EPILOG = """\
 noise specs:
   none                     no corruption: a plain compression autoencoder
-  masking:0.3              30% of the input values set to 0 (Vincent et al.'s masking noise)
+  masking:0.3              30% of the input values set to 0 (Vincent et al.'s masking noise); masking:30% too
   salt-and-pepper:0.2      20% of the values set to black or white
   gaussian:25              additive Gaussian noise, sigma on the 0-255 scale
   poisson:30               shot noise, peak of 30 photons

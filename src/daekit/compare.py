@@ -56,8 +56,8 @@ def default_sweeps(noise: str) -> list[str]:
 
 def level_of(spec: str) -> tuple[str, float]:
     """(family, value) of a single-noise spec, for plotting."""
-    name, _, value = spec.partition(":")
-    return name, float(value) if value else 0.0
+    noise = parse_noise(spec)  # "masking:30%" is 0.3
+    return noise.name, float(noise.value) if noise.value is not None else 0.0
 
 
 # The lesson's figures compare methods at fine margins on tiny images: computed in fp32 on every machine

@@ -298,12 +298,24 @@ class Choice(_Combination):
         return out
 
 
-def _number(term: str, raw: str) -> float | tuple[float, float]:
+def _number(term: str, raw: str, info: NoiseInfo | None = None) -> float | tuple[float, float]:
+    """A value or a range LOW..HIGH; for a fraction (bounds 0 and 1) also a percentage: 30%, 10%..70%."""
+    ends = raw.split("..") if ".." in raw else [raw]
+    percent = [e.endswith("%") for e in ends]
+    if any(percent):
+        if info is None or (info.low, info.high) != (0.0, 1.0):
+            what = f"{info.param} ({info.unit})" if info is not None and info.param else "value"
+            raise DaekitError(f"bad noise spec {term!r}: a percentage is a share of the values, for fractions such as "
+                              f"masking:30%; this {what} is not one")
+        if not all(percent):
+            raise DaekitError(f"bad noise spec {term!r}: give both ends of the range as percentages, e.g. 10%..70%")
     try:
-        lo, dots, hi = raw.partition("..")
-        return (float(lo), float(hi)) if dots else float(raw)
+        values = [float(e.removesuffix("%")) / (100.0 if p else 1.0) for e, p in zip(ends, percent)]
     except ValueError:
         raise DaekitError(f"bad noise spec {term!r}: {raw!r} is not a number or a range LOW..HIGH") from None
+    if len(values) > 2:
+        raise DaekitError(f"bad noise spec {term!r}: {raw!r} is not a number or a range LOW..HIGH")
+    return (values[0], values[1]) if len(values) == 2 else values[0]
 
 
 def _parse_term(term: str, data_range: tuple[float, float]) -> Noise:
@@ -322,7 +334,7 @@ def _parse_term(term: str, data_range: tuple[float, float]) -> Noise:
     if sep and hasattr(cls, "params_info"):
         raise DaekitError(f"bad noise spec {term!r}: {name!r} takes named parameters key=value "
                           f"({', '.join(cls.params_info)}), e.g. '{name}:iso=3200,jpeg=70..95'")
-    return cls(_number(term, raw) if sep else None, data_range=data_range)
+    return cls(_number(term, raw, cls.info) if sep else None, data_range=data_range)
 
 
 def parse_noise(spec: str, data_range: tuple[float, float] = (0.0, 1.0)) -> Noise:
