@@ -267,6 +267,11 @@ def _train_options(a: argparse.Namespace) -> dict[str, Any]:
         ("train", "device"): a.device, ("seed",): a.seed, ("out",): a.out,
         ("train", "init"): getattr(a, "init", None),  # train only
     }
+    return _nested(spec)
+
+
+def _nested(spec: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    """{("train", "lr"): 3e-4, ...} as a nested config dict; options not given (None) are left out."""
     out: dict[str, Any] = {}
     for path, value in spec.items():
         if value is not None:
@@ -434,16 +439,12 @@ def _stack_options(a: argparse.Namespace) -> dict[str, Any]:
     cleaning = None
     if a.cleaning is not None:
         cleaning = list(CLEANING_CORRUPTIONS) if a.cleaning == "default" else [c.strip() for c in a.cleaning.split(",") if c.strip()]
-    stack = {"layers": None if a.layers is None else sizes(a.layers), "noise": a.noise, "finetune": a.finetune, "pretrain_epochs": a.pretrain_epochs,
-             "finetune_epochs": a.finetune_epochs, "batch_size": a.batch_size, "pretrain_lr": a.pretrain_lr,
-             "finetune_lr": a.finetune_lr, "cleaning": cleaning, "cleaning_epochs": a.cleaning_epochs, "device": a.device}
-    data = {"name": a.data, "dir": a.data_dir, "val_fraction": a.val_fraction}
-    out: dict[str, Any] = {"stack": {k: v for k, v in stack.items() if v is not None},
-                           "data": {k: v for k, v in data.items() if v is not None}}
-    for key, value in (("seed", a.seed), ("out", a.out)):
-        if value is not None:
-            out[key] = value
-    return out
+    stack = {"layers": None if a.layers is None else sizes(a.layers), "noise": a.noise, "finetune": a.finetune,
+             "pretrain_epochs": a.pretrain_epochs, "finetune_epochs": a.finetune_epochs, "batch_size": a.batch_size,
+             "pretrain_lr": a.pretrain_lr, "finetune_lr": a.finetune_lr, "cleaning": cleaning,
+             "cleaning_epochs": a.cleaning_epochs, "device": a.device}
+    return _nested({**{("stack", k): v for k, v in stack.items()}, ("data", "name"): a.data, ("data", "dir"): a.data_dir,
+                    ("data", "val_fraction"): a.val_fraction, ("seed",): a.seed, ("out",): a.out})
 
 
 def cmd_stack(a: argparse.Namespace) -> int:

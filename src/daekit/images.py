@@ -19,6 +19,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import cv2
 import numpy as np
@@ -37,41 +38,47 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 # (a decompression bomb) costs nothing. DAEKIT_MAX_PIXELS or a max_pixels argument sets another.
 MAX_PIXELS = 1 << 28
 _PIL_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 def max_pixels(limit: int | None = None) -> int:
     """The pixel limit in force: `limit` if given, else $DAEKIT_MAX_PIXELS, else ``MAX_PIXELS``."""
+    from . import checks
+
     if limit is None:
         text = os.environ.get("DAEKIT_MAX_PIXELS", "").strip()
-        if not text:
-            return MAX_PIXELS
+        return checks.pixels(text, "DAEKIT_MAX_PIXELS") if text else MAX_PIXELS
+    return checks.pixels(limit, "the pixel limit")  # the same values --max-pixels takes
+
+
+def _from_header(path: str | Path, read: Callable[[Any], T]) -> T:
+    """`read` applied to the image opened by Pillow, which reads the header and never the pixels.
+
+    Pillow refuses headers of more than 2x its own pixel limit (DecompressionBombError); daekit applies
+    its own limit (``check_pixels``), so such a header is opened again without Pillow's. Pillow's other
+    errors (an unknown format, a broken header) are raised to the caller.
+    """
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's own bomb warning
         try:
-            limit = int(float(text)) if text.replace(".", "", 1).replace("e", "", 1).isdigit() else int(text)
-        except ValueError:
-            raise DaekitError(f"DAEKIT_MAX_PIXELS must be a whole number of pixels, got {text!r}") from None
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-        raise DaekitError(f"the pixel limit must be a whole number >= 1, got {limit!r}")
-    return int(limit)
+            with Image.open(path) as im:
+                return read(im)
+        except Image.DecompressionBombError:
+            with _PIL_LOCK:
+                saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                try:
+                    with Image.open(path) as im:
+                        return read(im)
+                finally:
+                    Image.MAX_IMAGE_PIXELS = saved
 
 
 def image_dimensions(path: str | Path) -> tuple[int, int] | None:
     """(width, height) from an image file's header (Pillow; no pixels decoded), None if unreadable."""
-    from PIL import Image
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's own bomb warning: the caller applies daekit's limit
-            try:
-                with Image.open(path) as im:
-                    return int(im.width), int(im.height)
-            except Image.DecompressionBombError:  # over 2x Pillow's limit: ask again without it
-                with _PIL_LOCK:
-                    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-                    try:
-                        with Image.open(path) as im:
-                            return int(im.width), int(im.height)
-                    finally:
-                        Image.MAX_IMAGE_PIXELS = saved
+        return _from_header(path, lambda im: (int(im.width), int(im.height)))
     except Exception:  # unknown to Pillow (or a PNG whose header checksum is broken, as a crafted one's is)
         with open(path, "rb") as f:
             head = f.read(24)
@@ -127,20 +134,21 @@ def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
     """
     from PIL import Image
 
+    def metadata(im: Any) -> tuple[bytes | None, bytes | None]:
+        icc = im.info.get("icc_profile") or None
+        exif = im.getexif()
+        if im.format == "TIFF":
+            keep = Image.Exif()
+            for tag in (271, 272, 305, 306):  # make, model, software, date
+                if tag in exif:
+                    keep[tag] = exif[tag]
+            exif = keep
+        return (exif.tobytes() if len(exif) else None), (bytes(icc) if icc else None)
+
     try:
-        with Image.open(path) as im:  # lazy: reads the header, never the pixels
-            icc = im.info.get("icc_profile") or None
-            exif = im.getexif()
-            if im.format == "TIFF":
-                keep = Image.Exif()
-                for tag in (271, 272, 305, 306):  # make, model, software, date
-                    if tag in exif:
-                        keep[tag] = exif[tag]
-                exif = keep
-            data = exif.tobytes() if len(exif) else None
+        return _from_header(path, metadata)
     except Exception:  # metadata are a courtesy: an unreadable header never stops a denoise
         return None, None
-    return data, (bytes(icc) if icc else None)
 
 
 def read_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarray, ImageInfo]:
