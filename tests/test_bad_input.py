@@ -246,6 +246,7 @@ CASES = [
     (["stack", "--data", "cifar", "--out", "{box}/newstack"], "unknown data set"),
     (["stack", "--device", "banana", "--out", "{box}/newstack"], "unknown device"),
     (["stack", "--cleaning", "blur:1", "--out", "{box}/newstack"], "blur"),
+    (["stack", "--data", "images", "--data-dir", "{box}/photos", "--out", "{box}/newstack"], "held in memory"),
     (["stack", "--config", "{box}/missing.yaml", "--out", "{box}/newstack"], "config file not found"),
     (["stack", "--config", "{box}/bad.yaml", "--out", "{box}/newstack"], "bad.yaml"),
     (["stack", "--set", "stack.nope=1", "--out", "{box}/newstack"], "unknown key"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ from torch import nn
 from .checkpoint import build_model, find_checkpoint, load_checkpoint
 from .color import LUMA, from_opponent, to_opponent
 from .config import Config, config_from_dict, config_to_dict, resolve_config
-from .data import ImageData, load_configured, load_dataset
+from .data import ImageData, load_configured
 from .ensemble import SelfEnsemble, check_size
 from .errors import DaekitError
 from .images import from_float, read_image, to_float, write_image
@@ -58,6 +58,12 @@ def blend(noisy: np.ndarray, denoised: np.ndarray, strength: float = 1.0, color_
     luma = removed @ np.array(LUMA, dtype=removed.dtype)  # (H, W)
     gray = np.repeat(luma[..., None], 3, axis=-1)
     return noisy + s * gray + sc * (removed - gray)
+
+
+def _reporting(bands: Any, height: int, on_band: Callable[[float], None]) -> Any:
+    for y0, band in bands:
+        yield y0, band
+        on_band((y0 + band.shape[0]) / height)
 
 
 class Denoiser:
@@ -190,8 +196,12 @@ class Denoiser:
 
         return assemble_bands(self.denoise_bands(image, tile, progress), image.shape)
 
-    def denoise_bands(self, image: np.ndarray, tile: int | None = None, progress: bool = False):
-        """Like ``denoise_image`` but yields (top row, rows) bands as they finish (for streaming writes)."""
+    def denoise_bands(self, image: np.ndarray, tile: int | None = None, progress: bool = False,
+                      strength: float | None = None, color_strength: float | None = None):
+        """Like ``denoise_image`` but yields (top row, rows) bands as they finish (for streaming writes).
+
+        `strength` / `color_strength`: this call's blend (``blend``); None keeps the denoiser's own.
+        """
         from .tiling import auto_tile_size, available_memory, model_geometry, smallest_tile, tiled_bands, untiled_bytes
 
         if image.ndim != 3 or image.shape[2] not in (1, 3):
@@ -221,7 +231,8 @@ class Denoiser:
             bands = tiled_bands(self._run_crop, x, tile, overlap=max(16, halo // 2), halo=halo, multiple=multiple, progress=progress)
         for y0, band in bands:
             band = np.clip(from_opponent(band) if opponent else band, 0, 1)
-            yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength, self.color_strength)
+            yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength if strength is None else strength,
+                            self.color_strength if strength is None and color_strength is None else color_strength)
 
     def denoise(self, image: np.ndarray) -> np.ndarray:
         """Denoises one image (H, W) or (H, W, C), or a stack (N, H, W, C); uint8, uint16 or float in [0, 1].
@@ -257,15 +268,31 @@ class Denoiser:
         img, info = read_image(src, max_pixels)
         self.write_denoised(img, info, dst, tile, progress)
 
-    def write_denoised(self, img: np.ndarray, info: Any, dst: str | Path, tile: int | None = None, progress: bool = False) -> None:
-        """Denoises an image read by ``images.read_image`` and writes it to `dst` like its input."""
+    def write_denoised(self, img: np.ndarray, info: Any, dst: str | Path, tile: int | None = None, progress: bool = False,
+                       *, strength: float | None = None, color_strength: float | None = None,
+                       on_band: Callable[[float], None] | None = None, stream: bool = True) -> np.ndarray | None:
+        """Denoises an image read by ``images.read_image`` and writes it to `dst` like its input.
+
+        Args:
+            strength, color_strength: This call's blend; None keeps the denoiser's own.
+            on_band: Called with the fraction of rows done after each band (a progress bar, or a server
+                job's progress; it may raise to stop the work).
+            stream: Write a large TIFF without alpha band by band (bounded memory).
+
+        Returns:
+            The denoised image, or None when it was streamed to the file.
+        """
         from .tiling import assemble_bands, write_tiff_bands
 
-        bands = self.denoise_bands(img, tile, progress)
-        if Path(dst).suffix.lower() in (".tif", ".tiff") and info.alpha is None and img.shape[0] * img.shape[1] > STREAM_PIXELS:
+        bands = self.denoise_bands(img, tile, progress, strength, color_strength)
+        if on_band is not None:
+            bands = _reporting(bands, img.shape[0], on_band)
+        if stream and Path(dst).suffix.lower() in (".tif", ".tiff") and info.alpha is None and img.shape[0] * img.shape[1] > STREAM_PIXELS:
             write_tiff_bands(dst, ((y0, info.to_file_values(b)) for y0, b in bands), img.shape, info.dtype)
-            return
-        write_image(dst, assemble_bands(bands, img.shape), info)
+            return None
+        out = assemble_bands(bands, img.shape)
+        write_image(dst, out, info)
+        return out
 
     @staticmethod
     def corrupt(clean: torch.Tensor, noise: str, seed: int = 0) -> torch.Tensor:
@@ -329,6 +356,26 @@ def load(path: str | Path, device: str = "auto") -> Denoiser:
     return Denoiser.load(path, device)
 
 
+def denoise_path(src: str | Path, dst: str | Path, pick: Callable[[np.ndarray], "Denoiser"], *, tile: int | None = None,
+                 max_pixels: int | None = None, progress: bool = False, strength: float | None = None,
+                 color_strength: float | None = None, on_band: Callable[[float], None] | None = None,
+                 stream: bool = True) -> tuple["Denoiser", np.ndarray, np.ndarray | None]:
+    """One image file through a denoiser into `dst`: the path `daekit denoise` and `daekit serve` share.
+
+    The image is read once (``images.read_image``: pixel limit from the header, bit depth, alpha,
+    metadata); `pick` gets it and returns the denoiser (the shipped default for its channels, or the
+    one named); the result is written like the input (``Denoiser.write_denoised``).
+
+    Returns:
+        (the denoiser used, the input image, the denoised image or None when streamed to `dst`).
+    """
+    img, info = read_image(src, max_pixels)
+    den = pick(img)
+    out = den.write_denoised(img, info, dst, tile, progress, strength=strength, color_strength=color_strength,
+                             on_band=on_band, stream=stream)
+    return den, img, out
+
+
 def denoise_files(
     inputs: str | Path | list[str | Path],
     output: str | Path,
@@ -378,9 +425,8 @@ def denoise_files(
     used: dict[str, list[float]] = {}
     for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):
         t0 = time.perf_counter()
-        img, info = read_image(src, max_pixels)  # read once: its channels pick the default model
-        den = model_for(img.shape[2])
-        den.write_denoised(img, info, dst, tile=tile, progress=progress and len(pairs) == 1)
+        den, _, _ = denoise_path(src, dst, lambda img: model_for(img.shape[2]), tile=tile, max_pixels=max_pixels,
+                                 progress=progress and len(pairs) == 1)  # read once: its channels pick the default model
         name = den.info.get("name", "?")
         label = f"{name} ({den.info['use']})" if den.info.get("use") else str(name)
         used.setdefault(label, []).append(time.perf_counter() - t0)
@@ -431,11 +477,10 @@ def evaluate_on(
     if name in FOLDER_SETS and split == "test":
         clean = _folder_images(denoiser, resolve_data_dir(name, folder), limit)
     else:
-        if name == cfg.data.name:  # the model's own data, as it was split for training
-            ds = load_configured(dataclasses.replace(cfg.data, dir=folder, download=False), cfg.seed)
-        else:  # another set, at the size and channels the model was trained on
-            ds = load_dataset(name, folder, val_fraction=cfg.data.val_fraction, seed=cfg.seed, resize=cfg.data.resize,
-                              channels=cfg.data.channels)
+        # the model's own data as it was split for training; another set at the size and channels it was trained on
+        own = name == cfg.data.name
+        ds = load_configured(dataclasses.replace(cfg.data, name=name, dir=folder, download=False,
+                                                 limit=cfg.data.limit if own else None), cfg.seed)
         clean = ds.test if split == "test" else ds.val
     if limit:
         clean = clean[:limit]

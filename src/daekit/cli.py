@@ -448,20 +448,25 @@ def _stack_options(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_stack(a: argparse.Namespace) -> int:
+    import dataclasses
+
     from .config import Config, resolve_config
-    from .data import load_dataset
+    from .data import ImageData, load_configured
     from .runtime import select_device
     from .stack_run import run_stack, stack_settings
 
     cfg = resolve_config(a.config, _stack_options(a), a.set)
     if a.out is None and cfg.out == Config().out:  # stack runs have a default folder of their own
-        cfg = resolve_config(a.config, {**_stack_options(a), "out": "runs/stack"}, a.set)
+        cfg = dataclasses.replace(cfg, out="runs/stack")
     s, st = stack_settings(cfg), cfg.stack
     out = Path(cfg.out)
     if (out / "metrics.json").exists() and not a.overwrite:
         raise DaekitError(f"{out} already holds a stack run; pass --overwrite to replace it")
     device = select_device(st.device)
-    data = load_dataset(cfg.data.name, cfg.data.dir, val_fraction=cfg.data.val_fraction, seed=cfg.seed)
+    data = load_configured(cfg.data, cfg.seed)
+    if not isinstance(data, ImageData):
+        raise DaekitError(f"stack needs a data set of small images held in memory (digits, mnist, fashion-mnist, ...); "
+                          f"{cfg.data.name!r} is not one")
     metrics = run_stack(data, s, out, st.finetune, device, None if a.quiet else print, st.cleaning, st.cleaning_epochs, cfg)
     if "test_accuracy" in metrics:
         print(f"test accuracy {metrics['test_accuracy']:.4f} (error {100 * metrics['test_error']:.2f}%)")

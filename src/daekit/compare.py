@@ -17,7 +17,7 @@ from .data import ImageData, load_configured
 from .errors import DaekitError
 from .io import atomic_write_text, json_text, save_tensors
 from .metrics import psnr, ssim
-from .noise import Compose, parse_noise
+from .noise import Compose, parse_noise, parse_sweep  # noqa: F401 - parse_sweep is compare's API too
 from .seeding import COMPARE_VALIDATION_OFFSET
 from .train import fit
 
@@ -30,20 +30,6 @@ DEFAULT_SWEEPS = {
     "speckle": "speckle:0.1,0.2,0.4,0.6",
 }
 GRID_SAMPLES = 8
-
-
-def parse_sweep(spec: str) -> list[str]:
-    """``"masking:0.1,0.3"`` -> ``["masking:0.1", "masking:0.3"]``, each checked against its noise model's range."""
-    name, sep, values = spec.partition(":")
-    if not sep or not values:
-        raise DaekitError(f"bad sweep {spec!r}: use NAME:V1,V2,... e.g. masking:0.1,0.3,0.5")
-    levels = [f"{name}:{v.strip()}" for v in values.split(",") if v.strip()]
-    for level in levels:
-        try:
-            parse_noise(level)
-        except DaekitError as e:
-            raise DaekitError(f"sweep {spec!r} is outside the noise model's range: {e}") from None
-    return levels
 
 
 def default_sweeps(noise: str) -> list[str]:

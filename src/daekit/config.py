@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 from pydantic.dataclasses import dataclass
 
 from .errors import DaekitError
+from .noise import parse_noise, parse_sweep
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,6 +46,25 @@ _Loader.add_implicit_resolver(
 
 def _yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _valid(check: Any) -> Any:
+    """A pydantic check from a daekit parser: its DaekitError becomes the field's one-line message."""
+
+    def run(value: Any) -> Any:
+        try:
+            check(value)
+        except DaekitError as e:
+            raise ValueError(str(e)) from None
+        return value
+
+    return AfterValidator(run)
+
+
+# A noise spec is checked once, where it enters (here); the layers below build it without re-checking
+NoiseSpec = Annotated[str, _valid(parse_noise)]
+# one spec for every layer, or one level per layer: masking:0.1,0.2,0.3
+LayerNoiseSpec = Annotated[str, _valid(lambda v: parse_sweep(v) if "," in v else parse_noise(v))]
 
 
 @dataclass(config=_STRICT)
@@ -100,14 +120,14 @@ class StackConfig:
     folder are the config's ``data``, ``seed`` and ``out``)."""
 
     layers: list[Annotated[int, Field(ge=1, le=1 << 16)]] = dataclasses.field(default_factory=lambda: [500, 500])  # bottom to top
-    noise: str = "masking:0.2"  # one corruption for every layer, or one level per layer: masking:0.1,0.2,0.3
+    noise: LayerNoiseSpec = "masking:0.2"  # one corruption for every layer, or one level per layer: masking:0.1,0.2,0.3
     finetune: Literal["classify", "denoise", "none"] = "classify"
     pretrain_epochs: int = Field(10, ge=0)  # per layer; 0 = no pretraining (a random start)
     finetune_epochs: int = Field(20, ge=0)
     batch_size: int = Field(32, ge=1)
     pretrain_lr: float = Field(1e-3, gt=0.0)
     finetune_lr: float = Field(2e-3, gt=0.0)
-    cleaning: list[str] = dataclasses.field(default_factory=list)  # corruptions for "cleaning before classifying"
+    cleaning: list[NoiseSpec] = dataclasses.field(default_factory=list)  # corruptions for "cleaning before classifying"
     cleaning_epochs: int = Field(3, ge=1)  # epochs of each cleaning DAE
     device: str = "auto"
 
@@ -118,7 +138,7 @@ class Config:
 
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
-    noise: str = "gaussian:50"  # corruption spec for training and validation; "none" = compression AE
+    noise: NoiseSpec = "gaussian:50"  # corruption spec for training and validation; "none" = compression AE
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     stack: StackConfig = dataclasses.field(default_factory=StackConfig)  # read by `daekit stack` only
     seed: int = Field(0, ge=0, lt=2**63)  # torch and numpy generators take non-negative 63-bit seeds
@@ -131,6 +151,8 @@ def _format_error(e: ValidationError, where: str, section: str = "") -> str:
     got = err.get("input")
     got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
     msg = err["msg"]
+    if err["type"] == "value_error":  # a daekit parser's own line (see _valid): it names the value already
+        return msg.removeprefix("Value error, ")
     if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         msg = "unknown key"
     more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""

@@ -77,14 +77,29 @@ def _from_header(path: str | Path, read: Callable[[Any], T]) -> T:
 
 def image_dimensions(path: str | Path) -> tuple[int, int] | None:
     """(width, height) from an image file's header (Pillow; no pixels decoded), None if unreadable."""
+    return _header(path, with_metadata=False)[0]
+
+
+def _header(path: str | Path, with_metadata: bool = True) -> tuple[tuple[int, int] | None, bytes | None, bytes | None]:
+    """((width, height) or None, EXIF, ICC) from one opening of the header (see ``image_dimensions``, ``read_metadata``)."""
+
+    def read(im: Any) -> tuple[tuple[int, int], bytes | None, bytes | None]:
+        size = (int(im.width), int(im.height))
+        if not with_metadata:
+            return size, None, None
+        try:
+            return (size, *_metadata(im))
+        except Exception:  # metadata are a courtesy: an unreadable block never stops a denoise
+            return size, None, None
+
     try:
-        return _from_header(path, lambda im: (int(im.width), int(im.height)))
+        return _from_header(path, read)
     except Exception:  # unknown to Pillow (or a PNG whose header checksum is broken, as a crafted one's is)
         with open(path, "rb") as f:
             head = f.read(24)
         if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 24:
-            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-        return None  # OpenCV decides, with its own cap (2**30 pixels), and the decoded size is checked
+            return (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")), None, None
+        return None, None, None  # OpenCV decides, with its own cap (2**30 pixels), and the decoded size is checked
 
 
 def check_pixels(path: str | Path, width: int, height: int, limit: int | None = None) -> None:
@@ -126,7 +141,12 @@ class ImageInfo:
 
 
 def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
-    """(EXIF block, ICC profile) of an image file, from its header only; (None, None) where it has none.
+    """(EXIF block, ICC profile) of an image file, from its header only; (None, None) where it has none."""
+    return _header(path)[1:]
+
+
+def _metadata(im: Any) -> tuple[bytes | None, bytes | None]:
+    """(EXIF, ICC) of an image Pillow has opened.
 
     A TIFF's tags describe its own layout (strips, sizes): only its camera, software and date tags are
     carried, rebuilt as a plain EXIF block, and not its orientation: OpenCV's TIFF decoder has already
@@ -134,21 +154,15 @@ def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
     """
     from PIL import Image
 
-    def metadata(im: Any) -> tuple[bytes | None, bytes | None]:
-        icc = im.info.get("icc_profile") or None
-        exif = im.getexif()
-        if im.format == "TIFF":
-            keep = Image.Exif()
-            for tag in (271, 272, 305, 306):  # make, model, software, date
-                if tag in exif:
-                    keep[tag] = exif[tag]
-            exif = keep
-        return (exif.tobytes() if len(exif) else None), (bytes(icc) if icc else None)
-
-    try:
-        return _from_header(path, metadata)
-    except Exception:  # metadata are a courtesy: an unreadable header never stops a denoise
-        return None, None
+    icc = im.info.get("icc_profile") or None
+    exif = im.getexif()
+    if im.format == "TIFF":
+        keep = Image.Exif()
+        for tag in (271, 272, 305, 306):  # make, model, software, date
+            if tag in exif:
+                keep[tag] = exif[tag]
+        exif = keep
+    return (exif.tobytes() if len(exif) else None), (bytes(icc) if icc else None)
 
 
 def read_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarray, ImageInfo]:
@@ -162,13 +176,12 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndar
     Raises:
         DaekitError: missing, empty, truncated, unsupported or oversized file (see ``max_pixels``).
     """
-    img, info = decode_image(path, max_pixels)
+    img, info = decode_image(path, max_pixels, metadata=True)
     arr = to_float(img)
     if not np.isfinite(arr).all():
         raise DaekitError(f"image {path} contains NaN or infinite values")
     if img.dtype == np.float32:
         arr, info.value_range = unit_range(arr)
-    info.exif, info.icc = read_metadata(path)
     return arr, info
 
 
@@ -181,14 +194,15 @@ def unit_range(arr: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None]
     return ((arr.astype(np.float64) - lo) / (hi - lo)).astype(np.float32), (lo, hi)
 
 
-def decode_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarray, ImageInfo]:
-    """Like ``read_image`` but keeps the file's own pixel type: (H, W, C) uint8, uint16 or float32."""
+def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool = False) -> tuple[np.ndarray, ImageInfo]:
+    """Like ``read_image`` but keeps the file's own pixel type: (H, W, C) uint8, uint16 or float32;
+    the EXIF and ICC profile only with `metadata` (the header is opened once for both)."""
     path = Path(path)
     if not path.is_file():
         raise DaekitError(f"input image not found: {path}")
     if path.stat().st_size == 0:
         raise DaekitError(f"input image is an empty file: {path}")
-    size = image_dimensions(path)
+    size, exif, icc = _header(path, with_metadata=metadata)
     if size is not None:  # from the header, before a byte of pixels is decoded
         check_pixels(path, *size, limit=max_pixels)
     raw = np.fromfile(str(path), dtype=np.uint8)
@@ -211,7 +225,7 @@ def decode_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.nd
         raise DaekitError(f"image {path} has {img.shape[2]} channels; expected gray, RGB or RGBA")
     if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
         check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
-    return img, ImageInfo(dtype=img.dtype, alpha=alpha)
+    return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=icc)
 
 
 def to_float(img: np.ndarray) -> np.ndarray:

@@ -364,6 +364,20 @@ def parse_noise(spec: str, data_range: tuple[float, float] = (0.0, 1.0)) -> Nois
     return options[0] if len(options) == 1 else Choice(options)
 
 
+def parse_sweep(spec: str) -> list[str]:
+    """``"masking:0.1,0.3"`` -> ``["masking:0.1", "masking:0.3"]``, each checked against its noise model's range."""
+    name, sep, values = spec.partition(":")
+    if not sep or not values:
+        raise DaekitError(f"bad sweep {spec!r}: use NAME:V1,V2,... e.g. masking:0.1,0.3,0.5")
+    levels = [f"{name}:{v.strip()}" for v in values.split(",") if v.strip()]
+    for level in levels:
+        try:
+            parse_noise(level)
+        except DaekitError as e:
+            raise DaekitError(f"sweep {spec!r} is outside the noise model's range: {e}") from None
+    return levels
+
+
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A generator on `device` seeded with `seed` (corruption must draw on the tensor's device)."""
     g = torch.Generator(device=torch.device(device))

@@ -186,26 +186,26 @@ class App:
             self._leave()
 
     def _denoise(self, job: Job, den: Any, strength: float, color_strength: float | None) -> None:
-        from .api import blend
-        from .images import read_image, write_image
+        from .api import denoise_path
+        from .images import write_image
+        from .pretrained import default_for
+
+        def pick(img: np.ndarray) -> Any:  # "auto": the model `daekit denoise` would pick for its channels
+            job.size = (img.shape[1], img.shape[0])
+            return den if den is not None else self.model(default_for(img.shape[2]))
+
+        def on_band(done: float) -> None:
+            job.progress = done
+            job.check()  # a cancelled or abandoned job stops between bands
 
         try:
             job.check()
             job.state = "running"
-            img, info = read_image(job.folder / f"input{job.suffix}", self.max_pixels)
-            if den is None:
-                from .pretrained import default_for
-
-                den = self.model(default_for(img.shape[2]))
-            h, w = img.shape[:2]
-            job.size = (w, h)
-            out = np.empty_like(img)
-            for y0, band in den.denoise_bands(img, self.tile):
-                out[y0 : y0 + band.shape[0]] = band
-                job.progress = (y0 + band.shape[0]) / h
-                job.check()
-            out = blend(img, out, strength, color_strength)  # what --strength / --color-strength do in the CLI
-            write_image(job.folder / f"result{job.suffix}", out, info)
+            # the same path as `daekit denoise` (--strength / --color-strength are this job's); not streamed,
+            # since the previews need the whole result
+            _, img, out = denoise_path(job.folder / f"input{job.suffix}", job.folder / f"result{job.suffix}", pick,
+                                       tile=self.tile, max_pixels=self.max_pixels, strength=strength,
+                                       color_strength=color_strength, on_band=on_band, stream=False)
             write_image(job.folder / "preview_in.png", img)  # 8-bit PNGs for the browser; the result keeps its depth
             write_image(job.folder / "preview_out.png", out)
             job.state, job.progress = "done", 1.0

@@ -21,7 +21,13 @@ from .errors import DaekitError
 from .io import atomic_write_text, load_tensors, save_tensors
 from .metrics import psnr
 from .noise import make_generator, parse_noise
+from .config import StackConfig
 from .stack import SdAClassifierNet, StackedEncoder, StackSettings, finetune_classifier, predict_proba, pretrain
+
+
+# The training defaults are `daekit stack`'s (config.StackConfig). The transformers' sizes are their own:
+# a feature extractor for a Pipeline, smaller than the classifier's stack, with more masking.
+_D = StackConfig()
 
 
 class InputError(DaekitError, ValueError):
@@ -119,8 +125,8 @@ class StackedDenoisingAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMi
         device: "cpu", "cuda", ...
     """
 
-    def __init__(self, layers: tuple[int, ...] = (256, 128), noise: Any = "masking:0.3", epochs: int = 10,
-                 batch_size: int = 64, lr: float = 1e-3, random_state: int = 0, device: str = "cpu") -> None:
+    def __init__(self, layers: tuple[int, ...] = (256, 128), noise: Any = "masking:0.3", epochs: int = _D.pretrain_epochs,
+                 batch_size: int = _D.batch_size, lr: float = _D.pretrain_lr, random_state: int = 0, device: str = "cpu") -> None:
         self.layers = layers
         self.noise = noise
         self.epochs = epochs
@@ -182,8 +188,9 @@ class DenoisingAutoencoder(StackedDenoisingAutoencoder):
         device: "cpu", "cuda", ...
     """
 
-    def __init__(self, hidden: int = 256, noise: str = "masking:0.3", epochs: int = 10, batch_size: int = 64,
-                 lr: float = 1e-3, random_state: int = 0, device: str = "cpu") -> None:
+    def __init__(self, hidden: int = 256, noise: str = "masking:0.3", epochs: int = _D.pretrain_epochs,
+                 batch_size: int = _D.batch_size, lr: float = _D.pretrain_lr, random_state: int = 0,
+                 device: str = "cpu") -> None:
         self.hidden = hidden
         self.noise = noise
         self.epochs = epochs
@@ -225,8 +232,9 @@ class SdAClassifier(ClassifierMixin, _Persisted):
         device: "cpu", "cuda", ...
     """
 
-    def __init__(self, layers: tuple[int, ...] = (500, 500), noise: Any = "masking:0.2", pretrain_epochs: int = 5,
-                 finetune_epochs: int = 20, batch_size: int = 32, pretrain_lr: float = 1e-3, finetune_lr: float = 2e-3,
+    def __init__(self, layers: tuple[int, ...] = tuple(_D.layers), noise: Any = _D.noise,
+                 pretrain_epochs: int = _D.pretrain_epochs, finetune_epochs: int = _D.finetune_epochs,
+                 batch_size: int = _D.batch_size, pretrain_lr: float = _D.pretrain_lr, finetune_lr: float = _D.finetune_lr,
                  random_state: int = 0, device: str = "cpu") -> None:
         self.layers = layers
         self.noise = noise

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import checks
+from .config import StackConfig
 from .data import InMemoryLoader
 from .errors import DaekitError
 from .models import create_model
@@ -77,17 +78,21 @@ class UnrolledAE(nn.Module):
 MAX_LAYER = 1 << 16  # units in one layer: larger sizes are typos that would allocate tens of GB
 
 
+_DEFAULTS = StackConfig()  # one set of defaults: `daekit stack`, this API and the scikit-learn estimators
+
+
 @dataclass
 class StackSettings:
-    """Hyperparameters of pretraining and fine-tuning (plain values, stored with the model)."""
+    """Hyperparameters of pretraining and fine-tuning (plain values, stored with the model); the
+    defaults are config.StackConfig's."""
 
-    layers: list[int] = field(default_factory=lambda: [500, 500])
-    noise: list[str] = field(default_factory=lambda: ["masking:0.1", "masking:0.2"])
-    pretrain_epochs: int = 10
-    finetune_epochs: int = 20
-    batch_size: int = 64
-    pretrain_lr: float = 1e-3
-    finetune_lr: float = 1e-3
+    layers: list[int] = field(default_factory=lambda: list(_DEFAULTS.layers))
+    noise: list[str] = field(default_factory=lambda: [_DEFAULTS.noise])
+    pretrain_epochs: int = _DEFAULTS.pretrain_epochs
+    finetune_epochs: int = _DEFAULTS.finetune_epochs
+    batch_size: int = _DEFAULTS.batch_size
+    pretrain_lr: float = _DEFAULTS.pretrain_lr
+    finetune_lr: float = _DEFAULTS.finetune_lr
     seed: int = 0
 
     def __post_init__(self) -> None:

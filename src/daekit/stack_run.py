@@ -12,7 +12,7 @@ from typing import Any, Callable
 import torch
 
 from .errors import DaekitError
-from .noise import make_generator, parse_noise
+from .noise import make_generator, parse_noise, parse_sweep
 from .stack import (StackSettings, accuracy, confusion_matrix, finetune_classifier, finetune_denoiser, layer_filters,
                     predict_proba, pretrain)
 from .stack_cleaning import cleaning_before_classifying
@@ -20,8 +20,6 @@ from .stack_cleaning import cleaning_before_classifying
 
 def stack_settings(cfg: Any) -> "StackSettings":
     """The algorithm's settings from a config's ``stack`` section (config.StackConfig) and seed."""
-    from .compare import parse_sweep
-
     st = cfg.stack
     noise = parse_sweep(st.noise) if "," in st.noise else [st.noise]
     return StackSettings(layers=list(st.layers), noise=noise, pretrain_epochs=st.pretrain_epochs,
@@ -67,8 +65,6 @@ def run_stack(
         raise DaekitError(f"unknown fine-tuning {finetune!r}; use classify, denoise or none")
     if cleaning and finetune != "classify":
         raise DaekitError("cleaning before classifying needs a classifier: use it with fine-tuning 'classify'")
-    for spec in cleaning:
-        parse_noise(spec)
     out = Path(out)
     if config is not None:
         from .config import write_config
