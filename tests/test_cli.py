@@ -39,7 +39,7 @@ def conv_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dense_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "dense"
-    assert main(["train", "--quiet", "--model", "dense", "--noise", "masking:0.3", "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["train", "--quiet", "--data", "digits", "--model", "dense", "--noise", "masking:0.3", "--epochs", "1", "--out", str(out)]) == 0
     return out
 
 

@@ -132,3 +132,30 @@ def test_report_shows_a_stack_run_when_both_exist(comparison, capsys):
     assert (comparison / "figures" / "stack_confusion_matrix.png").exists()
     assert main(["report", str(comparison), "--stack", str(comparison / "nope")]) == 2
     assert "no stack run in" in capsys.readouterr().err
+
+
+def test_collapsed_models_are_named():
+    from daekit.compare import collapsed_models, format_comparison
+
+    def row(ae, dae):
+        return {"noise": "masking:50%", "best_classical": None, "best": "dae",
+                "methods": {"input": {"psnr": 12.0}, "ae": {"psnr": ae}, "dae": {"psnr": dae}}}
+
+    results = {"constant_psnr": 10.0, "clean": {"ae": {"psnr": 10.4}, "dae": {"psnr": 19.0}}, "levels": [row(10.2, 18.0)]}
+    assert collapsed_models(results) == ["ae"]
+    results["collapsed"] = collapsed_models(results)
+    text = format_comparison(results)
+    assert "compression AE did not learn" in text and "denoising AE" not in text.splitlines()[-1]
+    results["clean"]["ae"]["psnr"] = 25.0
+    assert collapsed_models(results) == []
+
+
+def test_training_that_learns_nothing_says_so(tmp_path, capsys):
+    from conftest import tiny_sets
+
+    from daekit.config import resolve_config
+    from daekit.train import fit
+
+    cfg = resolve_config(sets=tiny_sets(tmp_path / "r", "train.epochs=1", "train.lr=1e-9", "noise=none"))
+    fit(cfg, progress=True)
+    assert "did not learn" in capsys.readouterr().out

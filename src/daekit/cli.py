@@ -57,7 +57,7 @@ def _train_parser(sub: Any) -> None:
 def _training_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `train` and `compare` (they map onto config keys)."""
     p.add_argument("--config", metavar="FILE", help="YAML, TOML or JSON config file")
-    p.add_argument("--data", metavar="NAME", help="data set: digits (embedded, default), mnist, fashion-mnist, kmnist, ...")
+    p.add_argument("--data", metavar="NAME", help="data set: digits28 (embedded 28x28 digits, default), digits (8x8), mnist, fashion-mnist, images, ...")
     p.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files (default: $DAEKIT_DATA/<name>)")
     p.add_argument("--download", action="store_true", default=None, help="download missing MNIST-family files (needs a network)")
     p.add_argument("--model", metavar="NAME", help="architecture: dense, deep-dense, conv (default), residual, unet")
@@ -65,7 +65,7 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=arg(positive), metavar="N", help="number of epochs")
     p.add_argument("--batch-size", type=arg(positive), metavar="N", help="images per batch")
     p.add_argument("--lr", type=arg(rate), metavar="LR", help="learning rate")
-    p.add_argument("--loss", metavar="NAME", help="mse, bce or l1")
+    p.add_argument("--loss", metavar="NAME", help="auto (default: bce for a sigmoid output, else mse), mse, bce or l1")
     p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=arg(seed), metavar="N", help="random seed (same seed, same result)")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/run)")
@@ -87,7 +87,7 @@ def _compare_parser(sub: Any) -> None:
     _training_options(p)
     p.add_argument("--runs", nargs=2, metavar=("AE_RUN", "DAE_RUN"), help="reuse two trained runs instead of training")
     p.add_argument("--sweep", action="append", metavar="NAME:V1,V2,...", help="noise levels to evaluate, e.g. masking:0.1,0.3,0.5,0.7 (repeatable; default: the training noise's family)")
-    p.add_argument("--methods", metavar="M1,M2", help="classical methods (default gaussian-blur,median,tv,wavelet,nlm; bm3d if installed; 'none')")
+    p.add_argument("--methods", metavar="M1,M2", help="classical methods (default gaussian-blur,median,tv,wavelet,nlm; add bm3d (slow) if installed; 'none')")
     p.add_argument("--test-limit", type=arg(count), default=500, metavar="N", help="evaluate on the first N test images (default 500; 0 = all)")
     p.add_argument("--overwrite", action="store_true", help="replace AE/DAE runs already in RUN_DIR")
 
@@ -104,7 +104,7 @@ def _stack_parser(sub: Any) -> None:
     )
     p.add_argument("--config", metavar="FILE", help="YAML, TOML or JSON config: its data, seed, out and stack sections")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. stack.finetune_lr=1e-3 (repeatable)")
-    p.add_argument("--data", metavar="NAME", help="data set (default digits)")
+    p.add_argument("--data", metavar="NAME", help="data set (default digits28)")
     p.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files (default: $DAEKIT_DATA/<name>)")
     p.add_argument("--layers", metavar="N1,N2,...", help="hidden sizes, bottom to top (default 500,500)")
     p.add_argument("--noise", metavar="SPEC", help="one corruption for all layers, or one level per layer: masking:0.1,0.2,0.3 (default masking:0.2)")
@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list models, noise models and data sets", description="List what daekit can build: models (with parameter counts for 1x28x28 input), noise models (with units) and data sets.")
     d = sub.add_parser("demo", help="the whole lesson in one command, on embedded data", description="Offline, on data installed with scikit-learn and scikit-image: train a compression AE and a DAE on the digits, compare them with classical denoisers (report written), then clean the 'camera' photograph with the shipped photo model.")
     d.add_argument("--out", default="runs/demo", metavar="RUN_DIR", help="where to write everything (default runs/demo)")
-    d.add_argument("--epochs", type=arg(positive), default=50, help="epochs of the digit AE and DAE (default 50)")
+    d.add_argument("--epochs", type=arg(positive), help="epochs of the digit AE and DAE (default: a minute's worth on 2 cores)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -409,18 +409,17 @@ def cmd_models(_: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(a.out, epochs=a.epochs, progress=not a.quiet)
+    run_demo(a.out, **({"epochs": a.epochs} if a.epochs else {}), progress=not a.quiet)
     return 0
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
-    from .baselines import available_methods
     from .compare import DEFAULT_METHODS, compare, format_comparison, parse_sweep
     from .config import resolve_config
 
     sweeps = [lvl for spec in a.sweep or [] for lvl in parse_sweep(spec)] or None
-    if a.methods is None:
-        methods = DEFAULT_METHODS + [m for m in ("bm3d",) if m in available_methods()]
+    if a.methods is None:  # BM3D only when asked: tuned and run on every test image, it takes minutes, not seconds
+        methods = DEFAULT_METHODS
     else:
         methods = [] if a.methods.strip() == "none" else [m.strip() for m in a.methods.split(",") if m.strip()]
     out = Path(a.out or "runs/compare")

@@ -19,12 +19,12 @@ from .io import atomic_write_text, json_text, save_tensors
 from .metrics import psnr, ssim
 from .noise import Compose, parse_noise, parse_sweep  # noqa: F401 - parse_sweep is compare's API too
 from .seeding import COMPARE_VALIDATION_OFFSET
-from .train import fit
+from .train import constant_psnr, fit
 
 DEFAULT_METHODS = ["gaussian-blur", "median", "tv", "wavelet", "nlm"]
 DEFAULT_SWEEPS = {
-    "masking": "masking:0.1,0.3,0.5,0.7",
-    "salt-and-pepper": "salt-and-pepper:0.1,0.2,0.3,0.5",
+    "masking": "masking:10%,30%,50%,70%",  # the lesson's way: a percentage of the pixels
+    "salt-and-pepper": "salt-and-pepper:10%,20%,30%,50%",
     "gaussian": "gaussian:10,25,50,75,100",
     "poisson": "poisson:100,30,10,3",
     "speckle": "speckle:0.1,0.2,0.4,0.6",
@@ -155,7 +155,19 @@ def run_comparison(
         log(f"  {spec:<22} input {m['input']['psnr']:6.2f}  AE {m['ae']['psnr']:6.2f}  DAE {m['dae']['psnr']:6.2f}"
             + (f"  best classical {best_classical} {m[best_classical]['psnr']:6.2f}" if best_classical else "") + " dB")
     results["seconds"]["evaluation"] = time.perf_counter() - t_all
+    results["constant_psnr"] = constant_psnr(test)
+    results["collapsed"] = collapsed_models(results)
     return results, samples
+
+
+COLLAPSE_MARGIN_DB = 1.0  # a model at most this much above a blank image of the average grey has learned nothing
+def collapsed_models(results: dict[str, Any]) -> list[str]:
+    """The models ("ae", "dae") whose best PSNR, on clean inputs and at every level, is within
+    COLLAPSE_MARGIN_DB of a constant image's: their output hardly depends on their input (a sigmoid output
+    stuck at 0, say). Training longer, another loss (train.loss auto/bce) or learning rate is the remedy."""
+    floor = results["constant_psnr"] + COLLAPSE_MARGIN_DB
+    return [name for name in ("ae", "dae")
+            if max([results["clean"][name]["psnr"]] + [r["methods"][name]["psnr"] for r in results["levels"]]) <= floor]
 
 
 def save_comparison(out: Path, results: dict[str, Any], samples: dict[str, torch.Tensor]) -> None:
@@ -221,6 +233,9 @@ def format_comparison(results: dict[str, Any]) -> str:
     c = results["clean"]
     lines = [f"\nclean inputs (reconstruction PSNR): compression AE {c['ae']['psnr']:.2f} dB, DAE {c['dae']['psnr']:.2f} dB",
              f"{'noise':<22}{'input':>8}{'AE':>8}{'DAE':>8}  best classical (PSNR dB)"]
+    from .report import collapse_warning
+
+    warning = collapse_warning(results)
     for r in results["levels"]:
         m = r["methods"]
         mark = {k: "*" if k == r["best"] else " " for k in m}
@@ -228,4 +243,4 @@ def format_comparison(results: dict[str, Any]) -> str:
         classical = f"{bc} {m[bc]['psnr']:.2f}{mark[bc]}" if bc else "-"
         lines.append(f"{r['noise']:<22}{m['input']['psnr']:>7.2f}{mark['input']}{m['ae']['psnr']:>7.2f}{mark['ae']}"
                      f"{m['dae']['psnr']:>7.2f}{mark['dae']}  {classical}")
-    return "\n".join(lines)
+    return "\n".join(lines + ([warning] if warning else []))

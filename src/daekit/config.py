@@ -69,7 +69,7 @@ LayerNoiseSpec = Annotated[str, _valid(lambda v: parse_sweep(v) if "," in v else
 
 @dataclass(config=_STRICT)
 class DataConfig:
-    name: str = "digits"  # a registered data set (`daekit list`)
+    name: str = "digits28"  # a registered data set (`daekit list`); digits28: embedded 28x28 MNIST-type digits
     dir: Optional[str] = None  # folder of its files; default $DAEKIT_DATA/<name>
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # held out from train, fixed by the seed
     limit: Optional[int] = Field(None, ge=2)  # keep at most this many training images
@@ -92,11 +92,11 @@ class ModelConfig:
 @dataclass(config=_STRICT)
 class TrainConfig:
     epochs: int = Field(10, ge=1)
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(32, ge=1)  # small batches, many steps: the embedded digits train in a few epochs
     lr: float = Field(1e-3, gt=0.0)
     optimizer: Literal["adam", "adamw"] = "adam"
     weight_decay: float = Field(0.0, ge=0.0)
-    loss: Literal["mse", "bce", "l1"] = "mse"
+    loss: Literal["auto", "mse", "bce", "l1"] = "auto"  # auto: bce for a model with a [0, 1] (sigmoid) output, else mse
     schedule: Literal["none", "cosine", "step", "plateau"] = "cosine"
     warmup_epochs: int = Field(0, ge=0)
     patience: Optional[int] = Field(None, ge=1)  # early stopping: epochs without a better val PSNR

@@ -358,7 +358,7 @@ def plan_outputs(inputs: list[str | Path], output: str | Path, overwrite: bool =
         if t.resolve() in sources:
             raise DaekitError(f"output {t} would overwrite an input; choose another -o")
         if t.exists() and not overwrite:
-            raise DaekitError(f"output {t} exists; pass --overwrite to replace it")
+            raise DaekitError(f"output {t} exists; pass --overwrite (in Python: overwrite=True) to replace it")
     return list(zip(files, targets)), single
 
 

@@ -166,6 +166,12 @@ class Gaussian(Noise):
     name = "gaussian"
     info = NoiseInfo("sigma", "std on the 0-255 scale", 0.0, math.inf, "additive white Gaussian noise")
 
+    def __init__(self, value: float | tuple[float, float] | None = None, data_range: tuple[float, float] = (0.0, 1.0)) -> None:
+        super().__init__(value, data_range)
+        if 0 < float(self.value) < 1:  # under one grey level: a fraction of the range was meant
+            raise DaekitError(f"noise 'gaussian': sigma is on the 0-255 scale, so {self.value:g} is invisible; "
+                              f"for {self.value:g} of the range write gaussian:{255 * float(self.value):g}")
+
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         std = self.level(x, generator) / 255.0 * (self.high - self.low).to(x.dtype)
         return x + _randn(x, generator) * std

@@ -77,23 +77,47 @@ def _read_history(run: str | Path) -> list[dict[str, Any]]:
 def psnr_curves(results: dict[str, Any]) -> bytes:
     """PSNR against noise level, one panel per noise family, one line per method."""
     families = list(dict.fromkeys(r["family"] for r in results["levels"]))
-    fig, axes = plt.subplots(1, len(families), figsize=(5.2 * len(families), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(families), figsize=(5.2 * len(families), 4.4), squeeze=False)
     for ax, fam in zip(axes[0], families):
         rows = [r for r in results["levels"] if r["family"] == fam]
-        xs = [r["level"] for r in rows]
+        percent = fam in PERCENT_FAMILIES
+        xs = [100 * r["level"] if percent else r["level"] for r in rows]
+        others = iter(CLASSICAL_COLORS * 2)  # not the AE's orange nor the DAE's blue
         for name in rows[0]["methods"]:
-            style = {"input": dict(ls=":", color="gray"), "ae": dict(lw=2.2, color="tab:orange"), "dae": dict(lw=2.6, color="tab:blue")}.get(name, dict(lw=1, alpha=0.8))
-            ax.plot(xs, [r["methods"][name]["psnr"] for r in rows], marker="o", ms=3, label=_label(name), **style)
-        ax.set_xlabel(f"{fam} level" + (" (sigma, 0-255)" if fam == "gaussian" else " (fraction)" if fam in ("masking", "salt-and-pepper") else ""))
+            style = {"input": dict(ls=":", color="gray"), "ae": dict(lw=2.2, color="tab:orange"),
+                     "dae": dict(lw=2.6, color="tab:blue")}.get(name) or dict(lw=1, alpha=0.8, color=next(others))
+            ax.plot(xs, [r["methods"][name]["psnr"] for r in rows], marker="o", ms=4 if len(xs) > 1 else 7,
+                    label=_label(name), **style)
+        if len(xs) == 1:  # one level: points over that level, not a line over a hair-thin axis
+            ax.set_xticks(xs)
+            ax.set_xlim(xs[0] - 1, xs[0] + 1)
+        ax.set_xlabel(f"{fam} level" + (" (sigma, 0-255)" if fam == "gaussian" else " (% of the pixels)" if percent else ""))
         ax.set_ylabel("PSNR (dB)")
         ax.set_title(f"denoising {fam} noise")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        # below the axes: inside, the legend covered the DAE's curve
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
+    fig.tight_layout()
     return _png(fig)
+
+
+CLASSICAL_COLORS = ["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+PERCENT_FAMILIES = ("masking", "salt-and-pepper")  # levels that are a fraction of the pixels, shown as %
 
 
 def _label(name: str) -> str:
     return {"input": "corrupted input", "ae": "compression AE", "dae": "denoising AE"}.get(name, name)
+
+
+def collapse_warning(results: dict[str, Any]) -> str | None:
+    """One sentence naming the collapsed models, or None."""
+    names = results.get("collapsed") or []
+    if not names:
+        return None
+    which = " and the ".join(_label(n) for n in names)
+    return (f"warning: the {which} did not learn: {'their' if len(names) > 1 else 'its'} output is hardly better than a blank "
+            f"image of the average grey ({results['constant_psnr']:.1f} dB) whatever the input; train longer, or change "
+            "train.loss (auto picks bce for sigmoid outputs) or train.lr")
 
 
 def comparison_grid(results: dict[str, Any], samples: dict[str, torch.Tensor], level_index: int) -> bytes:
@@ -327,7 +351,9 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
              f"Evaluated on {results['test_images']} test images; classical methods tuned per noise level on "
              f"{results['val_images']} validation images (best of a small grid by PSNR). Cells: PSNR (dB) / SSIM; best in bold.")
     # one list of blocks, rendered twice: Markdown (figures as files beside it) and self-contained HTML
-    blocks: list[tuple] = [("h", 1, title), ("p", intro), ("table", header, rows),
+    warning = collapse_warning(results)
+    blocks: list[tuple] = [("h", 1, title), ("p", intro)] + ([("p", warning[0].upper() + warning[1:])] if warning else []) + [
+                           ("table", header, rows),
                            ("p", "Parameters chosen for the classical methods:"),
                            ("ul", [f"{r['noise']}: " + "; ".join(r["methods"][m]["params"] for m in results["methods"]) for r in results["levels"]]),
                            ("h", 2, "Residual check"),

@@ -83,7 +83,7 @@ class RunFolder:
         found = self.holds_run(config_text)
         if found and not overwrite:
             raise DaekitError(f"run folder {self.out} already holds a run ({', '.join(found)}); "
-                              "pass --resume to continue it or --overwrite to replace it")
+                              "pass --resume to continue it or --overwrite to replace it (in Python: resume=True / overwrite=True)")
         return bool(found)
 
     def set_aside(self) -> None:

@@ -8,6 +8,7 @@ safetensors + JSON, never a pickle.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ from .stack import SdAClassifierNet, StackedEncoder, StackSettings, finetune_cla
 # The training defaults are `daekit stack`'s (config.StackConfig). The transformers' sizes are their own:
 # a feature extractor for a Pipeline, smaller than the classifier's stack, with more masking.
 _D = StackConfig()
+
+
+UNDER_SCALED = 0.25  # X whose maximum is below this was most likely divided by the wrong number
 
 
 class InputError(DaekitError, ValueError):
@@ -57,6 +61,9 @@ def _check_X(X: Any, n_features: int | None = None, y: Any = None, supervised: b
         raise InputError("values must lie in [0, 1] (scale images first, e.g. X / 255)")
     if n_features is not None and a.shape[1] != n_features:
         raise InputError(f"X has {a.shape[1]} features, but the estimator was fitted with {n_features}")
+    if 0 < a.max() < UNDER_SCALED:  # e.g. scikit-learn's digits (0..16) divided by 255: it trains, badly
+        warnings.warn(f"X's largest value is {a.max():.3g}, far below 1: the corruption and the sigmoid outputs assume "
+                      "values spread over [0, 1]; scale by the data's own maximum (e.g. X / X.max())", UserWarning, stacklevel=3)
     return torch.from_numpy(np.ascontiguousarray(a)), y
 
 

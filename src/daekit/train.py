@@ -77,6 +77,29 @@ class EpochProgress:
     samples: int = 0
 
 
+def constant_psnr(images: torch.Tensor | list[torch.Tensor]) -> float:
+    """Mean PSNR of a blank image of the average grey against `images`: what a model that ignores its input
+    scores at best (a collapsed model, or one that has not learned yet)."""
+    if isinstance(images, torch.Tensor):  # (N, C, H, W)
+        x = images.float()
+        return float(psnr(torch.full_like(x, float(x.mean())), x).mean())
+    imgs = list(images)  # whole photos of different sizes
+    mean = float(sum(float(x.float().mean()) for x in imgs) / max(len(imgs), 1))
+    return float(sum(float(psnr(torch.full_like(x[None].float(), mean), x[None].float()).mean()) for x in imgs) / max(len(imgs), 1))
+
+
+def loss_name(loss: str, model: nn.Module, name: str = "the model") -> str:
+    """The loss a run trains with: "auto" is binary cross-entropy for a model whose output is in [0, 1]
+    (its ``unit_output``), MSE otherwise. With MSE a sigmoid output can saturate at 0 on data that are mostly
+    black (digits) and stay there: the conv DAE then outputs a constant, 9-10 dB (docs/benchmarks.md)."""
+    if loss == "auto":
+        return "bce" if model.unit_output else "mse"
+    if loss == "bce" and not model.unit_output:
+        raise DaekitError(f"train.loss bce needs an output in [0, 1] (a sigmoid), and {name!r} outputs any value; "
+                          "use mse or l1 (or auto)")
+    return loss
+
+
 def train_one_epoch(
     model: nn.Module,
     loader: Any,
@@ -383,7 +406,7 @@ def fit(
         model.to(memory_format=torch.channels_last)
     val_noisy = corrupt_fixed(noise, data.val, derive_seed(cfg.seed, VALIDATION))  # (N, C, H, W), on the CPU
     noise.to(device)
-    loss_fn = LOSSES[cfg.train.loss]
+    loss_fn = LOSSES[loss_name(cfg.train.loss, model, cfg.model.name)]
     # train.batch_size is per rank: every rank draws the same global batch and trains on its shard
     global_batch = cfg.train.batch_size * ctx.world
     shard = ctx.shard(global_batch) if ctx.active else None
@@ -496,11 +519,16 @@ def fit(
         raise
     finally:
         epoch_bar.close()
-    if progress and history and best["psnr"] < history[-1]["val_noisy_psnr"] < math.inf:  # inf: no noise
-        tqdm.write(
-            f"warning: the best validation PSNR ({best['psnr']:.2f} dB) is below the corrupted input's "
-            f"({history[-1]['val_noisy_psnr']:.2f} dB): the model has not learned to denoise; train longer or lower train.lr"
-        )
+    if progress and history and ctx.is_main:
+        blank = constant_psnr(data.val)
+        if best["psnr"] <= blank + 1.0:  # also for a compression AE, which has no corrupted input to compare with
+            tqdm.write(f"warning: the model did not learn: its best validation PSNR ({best['psnr']:.2f} dB) is hardly above a "
+                       f"blank image of the average grey ({blank:.2f} dB); train longer, or change train.loss or train.lr")
+        elif best["psnr"] < history[-1]["val_noisy_psnr"] < math.inf:  # inf: no noise
+            tqdm.write(
+                f"warning: the best validation PSNR ({best['psnr']:.2f} dB) is below the corrupted input's "
+                f"({history[-1]['val_noisy_psnr']:.2f} dB): the model has not learned to denoise; train longer or lower train.lr"
+            )
 
     if ctx.active:  # the replicas must agree bit for bit; rank 0 records what it checked
         sums = distributed.replica_checksums(model, ctx)

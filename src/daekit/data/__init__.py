@@ -60,6 +60,19 @@ def _digits(_: Path | None) -> Arrays:
 DESCRIPTIONS["digits"] = "scikit-learn's 1,797 handwritten digits, 8x8 gray (embedded, no download)"
 
 
+@DATASETS.register("digits28")
+def _digits28(_: Path | None) -> Arrays:
+    # The lesson's MNIST-type digits, embedded: drawn from pen-stroke templates (data/strokes.py), since
+    # MNIST itself may not be copied into the package; 6,000 training and 1,000 test digits, fixed
+    from .strokes import digits28
+
+    return digits28()
+
+
+DESCRIPTIONS["digits28"] = ("7,000 handwriting-like digits drawn from pen strokes, 28x28 gray and centred as MNIST's "
+                            "(embedded, no download; not MNIST)")
+
+
 @DATASETS.register("photo-patches")
 def _photo_patches(_: Path | None) -> Arrays:
     from .photos import load_photo_patches

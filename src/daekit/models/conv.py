@@ -24,6 +24,7 @@ class ConvAE(nn.Module):
     """
 
     geometry: Geometry
+    unit_output: bool  # with the sigmoid output (the default)
 
     def __init__(
         self,
@@ -49,6 +50,7 @@ class ConvAE(nn.Module):
         # per level l: conv3 (2 * 2**l) + pool (2**l) on the way down, transposed conv3 (2 * 2**(l+1)) on the
         # way up, + the last conv3: 7 * 2**levels - 4 pixels wide, an upper bound (tiled == whole is tested)
         self.geometry = Geometry(receptive_field=7 * self.multiple - 4, multiple=self.multiple)
+        self.unit_output = out_act == "sigmoid"
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, None, "conv")

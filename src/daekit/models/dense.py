@@ -23,6 +23,7 @@ class DenseAE(nn.Module):
     """
 
     geometry: Geometry
+    unit_output: bool = True  # a sigmoid output
 
     def __init__(self, in_channels: int = 1, image_size: tuple[int, int] = (28, 28), hidden: int = 256, tied: bool = True) -> None:
         super().__init__()
@@ -62,6 +63,7 @@ class DeepDenseAE(nn.Module):
     """
 
     geometry: Geometry
+    unit_output: bool = True  # a sigmoid output
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ class ResidualDenoiser(nn.Module):
     """
 
     geometry: Geometry
+    unit_output: bool = False  # a residual (x minus the predicted noise) or linear output, unbounded
 
     def __init__(
         self,

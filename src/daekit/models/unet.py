@@ -34,6 +34,7 @@ class UNet(nn.Module):
     """
 
     geometry: Geometry
+    unit_output: bool = False  # a residual (x minus the predicted noise) or linear output, unbounded
 
     def __init__(
         self,
