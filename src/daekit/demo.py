@@ -7,8 +7,10 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,12 +23,15 @@ from .data import load_dataset
 from .data.photos import TEST_PHOTO, gray_photo
 from .images import write_image
 from .metrics import psnr, ssim
-from .report import grid_figure, save_grid
+from .report import build_report, grid_figure, save_grid
 from .report import _save as save_figure
 from .seeding import DEMO_PHOTO_OFFSET
 
 DIGITS_NOISE = "masking:50%"
-DEMO_EPOCHS = 15  # ~1.5 s an epoch per model on 2 cores: the whole demo stays well under two minutes
+STACK_LAYERS = [256, 128]
+CLEANING_NOISE = "masking:50%"
+NOISE_ROW = ["masking:10%", "masking:30%", "masking:50%", "masking:70%", "salt-and-pepper:10%", "salt-and-pepper:30%"]
+DEMO_EPOCHS = 12  # ~1.5 s an epoch per model on 2 cores: the whole demo (with stacking) stays under two minutes
 PHOTO_NOISE = "gaussian:25"
 
 
@@ -72,21 +77,60 @@ def clean_camera(dae: Denoiser, out: Path, seed: int = 0) -> dict[str, float]:
     return res
 
 
+def run_stacks(data: Any, out: Path, progress: bool) -> dict[str, float]:
+    """The lesson's stacking: one stacked DAE pretrained layer by layer and the same network from a random
+    start, both fine-tuned as classifiers; the pretrained one also classifies masked digits as they are and
+    after a conv DAE cleans them (``out/stack``, ``out/stack-random``; the report reads both)."""
+    from .stack import StackSettings
+    from .stack_run import run_stack
+
+    # lr 3e-3 and 8 epochs: the first layer's filters turn from noise into stroke pieces (1e-3 or 3 epochs: noise)
+    s = StackSettings(layers=STACK_LAYERS, noise=["masking:30%"], pretrain_epochs=8, finetune_epochs=5, pretrain_lr=3e-3)
+    pre = run_stack(data, s, out / "stack", cleaning=[CLEANING_NOISE], cleaning_epochs=3, log=None)
+    rnd = run_stack(data, dataclasses.replace(s, pretrain_epochs=0), out / "stack-random", log=None)
+    (row,) = pre["cleaning"]
+    return {"pretrained": pre["test_accuracy"], "random": rnd["test_accuracy"], "as_is": row["as_is"], "cleaned": row["cleaned"]}
+
+
+def write_lesson(out: Path, data: Any, ae: Denoiser, camera: dict[str, float]) -> None:
+    """out/lesson.json and the figure of one digit at every noise level: what turns the comparison report
+    into the whole lesson (``report.build_report`` reads them)."""
+    from .io import atomic_write_bytes, atomic_write_text, json_text
+    from .report import noise_levels_png
+
+    digit = data.test[:1]  # (1, 1, 28, 28)
+    with torch.no_grad():
+        code = ae.model.encode(digit.to(ae.device))
+    atomic_write_bytes(out / "lesson_noise.png", noise_levels_png(digit, NOISE_ROW))
+    lesson = {"noise_levels": NOISE_ROW, "code_size": int(code[0].numel()), "input_size": int(digit[0].numel()),
+              "code_shape": list(code.shape[1:]), "camera": camera, "photo": TEST_PHOTO, "photo_noise": PHOTO_NOISE,
+              "stack_layers": STACK_LAYERS, "cleaning_noise": CLEANING_NOISE}
+    atomic_write_text(out / "lesson.json", json_text(lesson, indent=2) + "\n")
+    build_report(out)
+
+
 def run_demo(out: str | Path = "runs/demo", epochs: int = DEMO_EPOCHS, progress: bool = True) -> dict:
     """Runs the lesson; returns the comparison results and the photograph's figures."""
     t0 = time.perf_counter()
     out = Path(out)
-    print(f"1/2  the lesson on the embedded digits: compression AE vs DAE ({DIGITS_NOISE}) vs classical denoisers")
+    print(f"1/3  the lesson on the embedded digits: compression AE vs DAE ({DIGITS_NOISE}) vs classical denoisers")
     results = compare(digits_config(out, epochs), out, test_limit=None, progress=progress, overwrite=True)
     data = load_dataset("digits28")
     dae = Denoiser.load(out / "dae")
     noisy = Denoiser.corrupt(data.test, DIGITS_NOISE)
     save_grid({"clean": data.test, f"corrupted\n({DIGITS_NOISE})": noisy, "denoised\n(conv DAE)": dae.denoise_tensor(noisy)},
               out / "demo_grid.png", title="held-out digits")
-    print(f"\n2/2  the shipped photo-gray model (a DAE trained on BSD400 photos) cleans '{TEST_PHOTO}' ({PHOTO_NOISE})")
+    print(f"\n2/3  stacked DAEs on the same digits: greedy layer-wise pretraining, then a classifier; "
+          f"cleaning {CLEANING_NOISE} digits before classifying them")
+    stacks = run_stacks(data, out, progress)
+    print(f"\n3/3  the shipped photo-gray model (a DAE trained on BSD400 photos) cleans '{TEST_PHOTO}' ({PHOTO_NOISE})")
     cam = clean_camera(Denoiser.load("photo-gray"), out)
+    write_lesson(out, data, Denoiser.load(out / "ae"), cam)
 
     print(format_comparison(results))
+    print(f"\nstacked DAE {STACK_LAYERS}: test accuracy {100 * stacks['pretrained']:.2f}% pretrained, "
+          f"{100 * stacks['random']:.2f}% from a random start; digits with {CLEANING_NOISE} masked: "
+          f"{100 * stacks['as_is']:.2f}% as they are, {100 * stacks['cleaned']:.2f}% cleaned by the conv DAE first")
     print(f"\ncamera photograph, {PHOTO_NOISE}:   PSNR (dB)   SSIM   seconds")
     print(f"  noisy                        {cam['noisy']:8.2f}  {cam['noisy_ssim']:.3f}")
     print(f"  photo-gray (shipped DAE)     {cam['dae']:8.2f}  {cam['dae_ssim']:.3f}  {cam['dae_seconds']:6.2f}")

@@ -120,6 +120,19 @@ def collapse_warning(results: dict[str, Any]) -> str | None:
             "train.loss (auto picks bce for sigmoid outputs) or train.lr")
 
 
+def noise_levels_png(digit: torch.Tensor, specs: list[str], seed: int = 0) -> bytes:
+    """One image (1, C, H, W) corrupted at each of `specs`, side by side, labelled (percentages as written)."""
+    from .noise import make_generator, parse_noise
+
+    fig, axes = plt.subplots(1, len(specs) + 1, figsize=(1.45 * (len(specs) + 1), 1.9))
+    panels = [("clean", digit)] + [(spec.replace(":", "\n"), parse_noise(spec)(digit, make_generator(seed)).clamp(0, 1)) for spec in specs]
+    for ax, (label, x) in zip(axes, panels):
+        ax.imshow(x[0, 0].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(label, fontsize=8)
+        ax.axis("off")
+    return _png(fig)
+
+
 def comparison_grid(results: dict[str, Any], samples: dict[str, torch.Tensor], level_index: int) -> bytes:
     row = results["levels"][level_index]
     rows = {"clean": samples["clean"], f"corrupted\n{row['noise']}": samples[f"{level_index}/input"],
@@ -151,7 +164,8 @@ def learning_curves_png(histories: dict[str, list[dict[str, Any]]]) -> bytes | N
 
 
 def filters_png(runs: dict[str, str | Path], count: int = 64) -> bytes | None:
-    """First-layer weights of dense models as images (Vincent et al.'s filters), one panel per run."""
+    """First-layer weights as images, one panel per run: a dense model's filters span the whole image
+    (Vincent et al.'s); a convolutional model's are its small kernels (3x3)."""
     from .checkpoint import find_checkpoint, load_checkpoint
     from .errors import DaekitError
 
@@ -164,6 +178,9 @@ def filters_png(runs: dict[str, str | Path], count: int = 64) -> bytes | None:
         w = ck.state_dict.get("enc.weight")
         if w is None:
             w = ck.state_dict.get("encoder.0.weight")
+        if w is not None and w.dim() == 4:  # conv kernels (out, in, kh, kw)
+            panels[name] = _filter_canvas(w.flatten(1), tuple(w.shape[1:]), count)
+            continue
         if w is None or w.dim() != 2:
             continue
         c, (h, wd) = ck.model_spec["in_channels"], ck.model_spec["image_size"]
@@ -180,6 +197,8 @@ def filters_png(runs: dict[str, str | Path], count: int = 64) -> bytes | None:
 
 def _table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     methods = list(results["levels"][0]["methods"]) if results["levels"] else []
+    # the lesson's columns first (input, AE, DAE), the classical methods after: on a narrow window they scroll
+    methods = [m for m in ("input", "ae", "dae") if m in methods] + [m for m in methods if m not in ("input", "ae", "dae")]
     header = ["noise"] + [_label(m) for m in methods]
     rows = [["clean (reconstruction)"] + [
         f"{results['clean'][m]['psnr']:.2f} / {results['clean'][m]['ssim']:.3f}" if m in results["clean"] else "–" for m in methods
@@ -201,7 +220,7 @@ def _residual_rows(results: dict[str, Any]) -> list[list[str]]:
             res = s.get("residual")
             if res and (m in ("ae", "dae") or m == r["best_classical"]):
                 flag = "removed signal" if res["removed_signal"] else "ok"
-                out.append([r["noise"], _label(m), f"{res['signal_corr']:+.3f}", f"{res['noise_corr']:+.3f}", flag])
+                out.append([r["noise"], _label(m), f"{100 * res['missing_in']:.0f}%", f"{100 * res['missing_out']:.0f}%", flag])
     return out
 
 
@@ -218,10 +237,19 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
         return f"<b>{html.escape(t[2:-2])}</b>" if t.startswith("**") else html.escape(t)
 
     head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
-    return "<table>" + head + "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>"
+    return ("<div class=\"scroll\"><table>" + head + "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows)
+            + "</table></div>")
 
 
-RESIDUAL_HEADER = ["noise", "method", "residual vs image", "noise vs image", "verdict"]
+def _inline(text: str) -> str:
+    """Escaped HTML of a sentence, its Markdown `code` spans as <code> (they printed as backticks)."""
+    import html
+    import re
+
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+RESIDUAL_HEADER = ["noise", "method", "image missing from the input", "from the output", "verdict"]
 CLEANING_HEADER = ["corruption", "as is", "cleaned by conv DAE", "classifier trained on corruption", "conv DAE PSNR (dB)"]
 
 
@@ -290,21 +318,125 @@ def _html(blocks: list[tuple], title: str) -> str:
         if kind == "h":
             body.append(f"<h{b[0]}>{html.escape(b[1])}</h{b[0]}>")
         elif kind == "p":
-            body.append(f"<p>{html.escape(b[0])}</p>")
+            body.append(f"<p>{_inline(b[0])}</p>")
         elif kind == "lines":
-            body.append("".join(f"<p>{html.escape(t)}</p>" for t in b[0]))
+            body.append("".join(f"<p>{_inline(t)}</p>" for t in b[0]))
         elif kind == "ul":
-            body.append("<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in b[0]) + "</ul>")
+            body.append("<ul>" + "".join(f"<li>{_inline(t)}</li>" for t in b[0]) + "</ul>")
         elif kind == "table":
             body.append(_html_table(b[0], b[1]))
         elif kind == "img":
             level, cap, png = b[0], b[1], b[3]
             body.append(f"<h{level}>{html.escape(cap)}</h{level}><img alt=\"{html.escape(cap)}\" "
                         f"src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}")
+    # tables scroll sideways in their own box on a narrow window instead of wrapping numbers mid-cell
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
+             ".scroll{overflow-x:auto}table{border-collapse:collapse;margin:0.5em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}"
+             "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+             "code{background:#f2f2f2;padding:0 3px;border-radius:3px}")
     return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title><style>{style}</style>"
             f"</head><body>{''.join(body)}</body></html>\n")
+
+
+RESIDUAL_TEXT = ("Did a method remove part of the image along with the noise? The share of the clean image missing from "
+                 "the corrupted input (masking 30% hides about 30% of it; additive noise hides none) beside the share "
+                 "missing from the output. A method that fills the holes lowers it; one that blurs raises it. "
+                 "'removed signal' when the output lacks 5 points more of the image than its input did.")
+METRICS_TEXT = ("PSNR (peak signal-to-noise ratio, in dB) compares the output with the clean image pixel by pixel: "
+                "10 log10(1 / mean squared error) for images in [0, 1]. Every 3 dB more halves the squared error; "
+                "an output within 20 dB of a digit is visibly rough, 25 dB and up looks clean. SSIM (structural "
+                "similarity, 0 to 1) compares local brightness, contrast and structure in small windows, closer to "
+                "what an eye notices: a blurred stroke loses SSIM even where its PSNR looks fine.")
+SCALING_TEXT = ("The same commands scale up. On MNIST itself: `daekit train --data mnist --data-dir DIR` (the IDX "
+                "files; `--download` when online). On your own photos: `daekit train --data images --data-dir "
+                "photos/`, random patches per epoch. On a GPU, `--device cuda` (bf16 mixed precision by default). On "
+                "several GPUs or machines: `torchrun --nproc_per_node=N -m daekit train ...` (DDP, exact resume after "
+                "a lost node). docs/scaling.md has the recipes and measured speeds; docs/guide.md the rest.")
+
+
+def _read_lesson(run_dir: Path) -> dict[str, Any] | None:
+    """The demo's lesson.json (what makes the report the whole lesson), or None."""
+    path = run_dir / "lesson.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # a damaged lesson.json: the comparison report alone
+
+
+def _lesson_blocks(run_dir: Path, lesson: dict[str, Any], results: dict[str, Any], intro: str, warn: list[tuple],
+                   table: tuple[list[str], list[list[str]]], params: tuple, residual: list[tuple],
+                   figures: list[tuple[str, str, bytes]], stack: list[tuple], stack_dir: Path) -> list[tuple]:
+    """The comparison, the stacking runs and the photo in the lesson's order, each section saying what it shows."""
+    fig = {name: (cap, png) for name, cap, png in figures}
+
+    def img(name: str, level: int = 3) -> list[tuple]:
+        return [("img", level, fig[name][0], name, fig[name][1])] if name in fig else []
+
+    def file_img(path: Path, name: str, cap: str) -> list[tuple]:
+        return [("img", 3, cap, name, path.read_bytes())] if path.exists() else []
+
+    code, size = lesson.get("code_size", 0), lesson.get("input_size", 0)
+    shape = "x".join(str(v) for v in lesson.get("code_shape", []))
+    n_levels = len(results["levels"])
+    blocks: list[tuple] = [
+        ("h", 1, "Denoising autoencoders: the lesson, run on this machine"),
+        ("p", "A denoising autoencoder (DAE) is fed a corrupted input, noise applied to a percentage of it, and is "
+              "trained to reconstruct the clean input. Trained without corruption, the same network is a plain "
+              "compression autoencoder. Everything below was computed by `make demo` on this machine."),
+        ("h", 2, "1. Noise as a percentage"),
+        ("p", "Masking noise sets a given percentage of the pixels to 0 (black); salt-and-pepper sets them to 0 or 1 at "
+              "random. The same held-out digit at each level:"),
+        *file_img(run_dir / "lesson_noise.png", "lesson_noise.png", "One digit, corrupted at 10% to 70%"),
+        ("h", 2, "2. Compression autoencoder vs denoising autoencoder"),
+        ("p", intro),
+        ("p", f"The network squeezes each {size}-pixel digit into a code of {code} numbers ({shape}), "
+              f"{size / max(code, 1):.1f} times fewer, and rebuilds the digit from it: the compression autoencoder "
+              "learns that on clean digits, the DAE on corrupted ones with the clean digit as its target."),
+        *warn,
+        ("table", *table),
+        *img("psnr_curves.png"),
+        *[b for i in range(n_levels) for b in img(f"grid_{i}.png")],
+        ("p", "Parameters chosen for the classical methods:"), params,
+        ("h", 2, "3. What PSNR and SSIM mean"),
+        ("p", METRICS_TEXT),
+        ("h", 2, "4. What the networks learned"),
+        ("p", "Each tile is one first-layer 3x3 kernel of the two convolutional networks (white: positive weights). "
+              "Filters that span a whole digit, and look like pen strokes, are learned by the dense stacked DAE of "
+              "section 6. The learning curves show the training loss and the validation PSNR per epoch: the "
+              "compression AE is validated on clean digits, the DAE on corrupted ones."),
+        *img("filters.png"), *img("learning_curves.png"),
+        ("h", 2, "5. Did a method remove part of the image?"),
+        *residual,
+    ]
+    random = _stack_accuracy(stack_dir.parent / "stack-random")
+    blocks += [("h", 2, "6. Stacking denoising autoencoders"),
+               ("p", "Greedy layer-wise pretraining: a one-layer DAE learns a code of the digits, a second DAE learns a "
+                     "code of those codes, and so on; the stack is then fine-tuned end to end, here as a classifier."
+                     + (f" The same network fine-tuned from a random start, with no pretraining, reached "
+                        f"{100 * random:.2f}%: on these clean, easy digits pretraining changes little; on MNIST "
+                        "(bench/sda_mnist.py) it is what lets a deep stack train well." if random is not None else "")),
+               *stack]
+    cam = lesson.get("camera")
+    if cam:
+        blocks += [("h", 2, "7. A deep convolutional DAE cleans a photo"),
+                   ("p", f"photo-gray, a 17-layer convolutional DAE shipped with daekit (trained on 400 photos with Gaussian "
+                         f"noise of every strength), cleans the '{lesson.get('photo')}' photograph with {lesson.get('photo_noise')}: "
+                         f"{cam['noisy']:.2f} dB noisy, {cam['dae']:.2f} dB cleaned in {cam['dae_seconds']:.1f} s, against "
+                         f"{cam['nlm']:.2f} dB for non-local means tuned on another photo. `daekit denoise photo.jpg -o clean.jpg` "
+                         "does the same to your own photos, of any size."),
+                   *file_img(run_dir / "camera_before_after.png", "camera_before_after.png", "Before and after (a 256x256 crop)")]
+    blocks += [("h", 2, "8. Larger data, GPUs and clusters"), ("p", SCALING_TEXT)]
+    return blocks
+
+
+def _stack_accuracy(stack_dir: Path) -> float | None:
+    try:
+        return float(json.loads((stack_dir / "metrics.json").read_text())["test_accuracy"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tuple[Path, Path]:
@@ -338,7 +470,7 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
         figures.append(("learning_curves.png", "Learning curves", curves))
     filt = filters_png({"ae": results["ae_run"], "dae": results["dae_run"]})
     if filt:
-        figures.append(("filters.png", "First-layer filters: the DAE's look like stroke detectors, the AE's more like noise", filt))
+        figures.append(("filters.png", "First-layer filters of the compression AE and the DAE", filt))
 
     if stack_dir is not None and not (Path(stack_dir) / "metrics.json").exists():
         raise DaekitError(f"no stack run in {stack_dir}: metrics.json not found (run `daekit stack --out {stack_dir}` first)")
@@ -352,20 +484,25 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
              f"{results['val_images']} validation images (best of a small grid by PSNR). Cells: PSNR (dB) / SSIM; best in bold.")
     # one list of blocks, rendered twice: Markdown (figures as files beside it) and self-contained HTML
     warning = collapse_warning(results)
-    blocks: list[tuple] = [("h", 1, title), ("p", intro)] + ([("p", warning[0].upper() + warning[1:])] if warning else []) + [
-                           ("table", header, rows),
-                           ("p", "Parameters chosen for the classical methods:"),
-                           ("ul", [f"{r['noise']}: " + "; ".join(r["methods"][m]["params"] for m in results["methods"]) for r in results["levels"]]),
-                           ("h", 2, "Residual check"),
-                           ("p", "Correlation of the residual (corrupted − denoised) with the clean image, beside the same for the true noise. "
-                                 "'removed signal' when the residual is more than 0.1 more correlated with the image than the noise is."),
-                           ("table", RESIDUAL_HEADER, resid)]
-    blocks += [("img", 2, cap, name, png) for name, cap, png in figures]
-    if stack_lines:
-        blocks += [("h", 2, "Stacked denoising autoencoder"), ("lines", stack_lines)]
-        if stack_cleaning:
-            blocks.append(("table", CLEANING_HEADER, stack_cleaning))
-        blocks += [("img", 3, cap, name, png) for name, cap, png in stack_figs]
+    warn = [("p", warning[0].upper() + warning[1:])] if warning else []
+    params = ("ul", [f"{r['noise']}: " + "; ".join(r["methods"][m]["params"] for m in results["methods"]) for r in results["levels"]])
+    residual = [("p", RESIDUAL_TEXT), ("table", RESIDUAL_HEADER, resid)]
+    stack: list[tuple] = [("lines", stack_lines)] if stack_lines else []
+    if stack_cleaning:
+        stack.append(("table", CLEANING_HEADER, stack_cleaning))
+    stack += [("img", 3, cap, name, png) for name, cap, png in stack_figs]
+    lesson = _read_lesson(run_dir)
+    if lesson is None:
+        blocks: list[tuple] = [("h", 1, title), ("p", intro), *warn, ("table", header, rows),
+                               ("p", "Parameters chosen for the classical methods:"), params, ("p", METRICS_TEXT),
+                               ("h", 2, "Residual check"), *residual]
+        blocks += [("img", 2, cap, name, png) for name, cap, png in figures]
+        if stack:
+            blocks += [("h", 2, "Stacked denoising autoencoder"), *stack]
+    else:
+        title = "Denoising autoencoders: the lesson, run on this machine"
+        blocks = _lesson_blocks(run_dir, lesson, results, intro, warn, (header, rows), params, residual, figures, stack,
+                                stack_dir=Path(stack_dir) if stack_dir else run_dir / "stack")
     blocks.append(("p", f"Wall time: {results['seconds'].get('total', 0):.0f} s (training {results['seconds'].get('training', 0):.0f} s)."))
     for block in blocks:
         if block[0] == "img":
@@ -391,15 +528,19 @@ def _filter_canvas(f: torch.Tensor, shape: tuple[int, ...], count: int = 100) ->
 
 def stack_figures(metrics: dict[str, Any], filters: list[torch.Tensor], image_shape: tuple[int, ...]) -> dict[str, bytes]:
     """Figures of a `daekit stack` run: pretraining curves, each layer's filters, confusion matrix."""
+    from matplotlib.ticker import MaxNLocator
+
     figs: dict[str, bytes] = {}
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for hist in metrics["pretrain"]:
-        if hist:
-            ax.plot([h["epoch"] for h in hist], [h["loss"] for h in hist], marker="o", ms=3, label=f"layer {hist[0]['layer']}")
-    ax.set(xlabel="epoch", ylabel="reconstruction loss (BCE)", title="greedy layer-wise pretraining")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    figs["pretraining_curves.png"] = _png(fig)
+    if any(metrics["pretrain"]):  # none for a stack trained from a random start
+        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+        for hist in metrics["pretrain"]:
+            if hist:
+                ax.plot([h["epoch"] for h in hist], [h["loss"] for h in hist], marker="o", ms=3, label=f"layer {hist[0]['layer']}")
+        ax.set(xlabel="epoch", ylabel="reconstruction loss (BCE)", title="greedy layer-wise pretraining")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+        figs["pretraining_curves.png"] = _png(fig)
     for k, f in enumerate(filters):
         fig, ax = plt.subplots(figsize=(5, 5))
         ax.imshow(_filter_canvas(f, image_shape), cmap="gray", interpolation="nearest")
@@ -408,10 +549,15 @@ def stack_figures(metrics: dict[str, Any], filters: list[torch.Tensor], image_sh
         figs[f"filters_layer{k + 1}.png"] = _png(fig)
     if "confusion_matrix" in metrics:
         cm = np.asarray(metrics["confusion_matrix"])
-        fig, ax = plt.subplots(figsize=(5, 4.4))
-        im = ax.imshow(cm, cmap="Blues")
+        from matplotlib.colors import LogNorm
+
+        fig, ax = plt.subplots(figsize=(6.4, 5.6))
+        # a log scale: the few errors off the diagonal stay visible beside its hundreds of right answers
+        im = ax.imshow(cm + 1, cmap="Blues", norm=LogNorm(vmin=1, vmax=cm.max() + 1))
         for (i, j), v in np.ndenumerate(cm):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="white" if v > cm.max() / 2 else "black")
+            if v:  # zeros left blank: the errors stand out
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=9,
+                        color="white" if v + 1 > (cm.max() + 1) ** 0.6 else "black")
         ax.set(xlabel="predicted class", ylabel="true class", title=f"test accuracy {metrics['test_accuracy']:.4f}")
         ax.set_xticks(range(len(cm)))
         ax.set_yticks(range(len(cm)))
