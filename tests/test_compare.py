@@ -16,7 +16,7 @@ from daekit.errors import DaekitError
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "lesson"
-    rc = main(["compare", "--quiet", "--model", "dense", "--noise", "masking:0.5", "--epochs", "40", "--out", str(out),
+    rc = main(["compare", "--quiet", "--data", "digits", "--model", "dense", "--noise", "masking:0.5", "--epochs", "40", "--out", str(out),
                "--set", "data.resize=16", "--set", "train.lr=1e-2", "--set", "train.batch_size=32", "--set", "model.args.hidden=64",
                "--sweep", "masking:0.25,0.5", "--sweep", "gaussian:25,50", "--methods", "median,tv", "--test-limit", "120"])
     assert rc == 0
@@ -115,7 +115,7 @@ def test_sweep_parsing():
 
 def test_report_shows_a_stack_run_when_both_exist(comparison, capsys):
     stack = comparison / "stack"
-    assert main(["stack", "--layers", "32", "--noise", "masking:0.2", "--pretrain-epochs", "1", "--finetune-epochs", "2",
+    assert main(["stack", "--data", "digits", "--layers", "32", "--noise", "masking:0.2", "--pretrain-epochs", "1", "--finetune-epochs", "2",
                  "--cleaning", "masking:0.5", "--cleaning-epochs", "1", "--out", str(stack), "--quiet"]) == 0
     assert main(["report", str(comparison)]) == 0
     html = (comparison / "report.html").read_text()

@@ -8,7 +8,7 @@ from daekit.demo import run_demo
 
 def test_demo_writes_report_figures_and_models(tmp_path, capsys):
     out = tmp_path / "demo"
-    res = run_demo(out, epochs=2, progress=False)
+    res = run_demo(out, epochs=2, progress=False, test_limit=200)
     printed = capsys.readouterr().out
     assert "report:" in printed and "camera photograph" in printed
     for name in ("report.html", "report.md", "results.json", "demo_grid.png", "camera_before_after.png",

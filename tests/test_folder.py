@@ -129,3 +129,20 @@ def test_rank_shards_fill_only_their_rows_of_the_same_global_batch(tmp_path, cac
     for whole, *parts in zip(full, *shards):
         assert torch.equal(parts[0][:8], whole[:8]) and torch.equal(parts[1][8:], whole[8:])
         assert not parts[0][8:].any() and not parts[1][:8].any()  # other ranks' rows are never cut
+
+
+def test_an_epoch_is_sized_to_the_folder_and_the_machine(tmp_path):
+    from daekit.data import load_dataset
+    from daekit.data.folder import auto_patches
+
+    assert auto_patches(3, "cpu") == 2048 and auto_patches(20, "cpu") == 5120
+    assert auto_patches(400, "cpu") == 12800 and auto_patches(400, "cuda") == 51200
+    import cv2
+    import numpy as np
+
+    for i in range(10):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), (np.random.default_rng(i).random((80, 80)) * 255).astype(np.uint8))
+    data = load_dataset("images", tmp_path, val_fraction=0.2)
+    assert data.patches_per_epoch == 2048
+    assert data.summary().startswith("data: images: 8 image(s) for training, 2 held out for validation; 2,048 random 64x64")
+    assert load_dataset("images", tmp_path, patches_per_epoch=640).patches_per_epoch == 640

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -169,6 +170,22 @@ def test_in_a_real_browser(server, tmp_path):
         noisy = cv2.imread(str(tmp_path / "noisy.png"), cv2.IMREAD_UNCHANGED)
         assert _psnr(out / 255, clean) > _psnr(noisy / 255, clean) + 4
         assert driver.execute_script("return document.getElementById('after').naturalWidth") == 160
+        # the download is named after the upload; the labels sit where the two images meet, at any zoom
+        assert driver.find_element(By.ID, "download").get_attribute("download") == "noisy-denoised.png"
+        js_box = "const r = document.getElementById(arguments[0]).getBoundingClientRect(); return [r.left, r.right, r.width];"
+        for z, split in ((1, 50), (3, 30)):
+            driver.execute_script(f"zoom({z}); const s = document.getElementById('split'); s.value = {split};"
+                                  "s.dispatchEvent(new Event('input'));")
+            div, before, after = (driver.execute_script(js_box, i) for i in ("divider", "before", "after"))
+            assert abs(before[2] - 160 * z) < 1 and abs(div[0] - (before[0] + split / 100 * before[2])) < 2
+            tags = driver.find_elements(By.CSS_SELECTOR, "#tags span")
+            left, right = (driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.right];", t) for t in tags)
+            assert left[1] <= div[0] + 1 and right[0] >= div[0] - 1 and right[0] - left[1] < 12  # either side of the divider
+        driver.find_element(By.ID, "fit").click()  # the whole photo in the window
+        viewer = driver.execute_script("return document.getElementById('viewer').clientWidth")
+        assert driver.execute_script(js_box, "before")[2] <= viewer
+        if os.environ.get("DAEKIT_SCREENSHOTS"):  # to look at: DAEKIT_SCREENSHOTS=shots/ pytest tests/test_serve.py
+            driver.save_screenshot(str(Path(os.environ["DAEKIT_SCREENSHOTS"]) / "serve.png"))
 
         driver.find_element(By.ID, "file").send_keys(str(tmp_path / "notes.png"))
         driver.find_element(By.ID, "go").click()

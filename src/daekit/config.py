@@ -78,7 +78,7 @@ class DataConfig:
     # image folders (data "images", "bsd400", ...): random patches per epoch, whole validation images
     channels: Optional[int] = Field(None, ge=1, le=3)  # 1 gray, 3 RGB; default: the first image's
     patch_size: int = Field(64, ge=8)
-    patches_per_epoch: int = Field(51200, ge=1)
+    patches_per_epoch: Optional[int] = Field(None, ge=1)  # null: 256 per image, 2,048..12,800 (51,200 on a GPU)
     cache_mb: int = Field(2048, ge=0)  # decoded images kept in memory; a folder that fits is held whole
     workers: int = Field(0, ge=0)  # loader processes for folders that do not fit in memory
 

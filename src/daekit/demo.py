@@ -77,7 +77,7 @@ def clean_camera(dae: Denoiser, out: Path, seed: int = 0) -> dict[str, float]:
     return res
 
 
-def run_stacks(data: Any, out: Path, progress: bool) -> dict[str, float]:
+def run_stacks(data: Any, out: Path, epochs: int = DEMO_EPOCHS) -> dict[str, float]:
     """The lesson's stacking: one stacked DAE pretrained layer by layer and the same network from a random
     start, both fine-tuned as classifiers; the pretrained one also classifies masked digits as they are and
     after a conv DAE cleans them (``out/stack``, ``out/stack-random``; the report reads both)."""
@@ -85,8 +85,10 @@ def run_stacks(data: Any, out: Path, progress: bool) -> dict[str, float]:
     from .stack_run import run_stack
 
     # lr 3e-3 and 8 epochs: the first layer's filters turn from noise into stroke pieces (1e-3 or 3 epochs: noise)
-    s = StackSettings(layers=STACK_LAYERS, noise=["masking:30%"], pretrain_epochs=8, finetune_epochs=5, pretrain_lr=3e-3)
-    pre = run_stack(data, s, out / "stack", cleaning=[CLEANING_NOISE], cleaning_epochs=3, log=None)
+    # (a demo run with fewer epochs, as the tests make, shortens these too)
+    s = StackSettings(layers=STACK_LAYERS, noise=["masking:30%"], pretrain_epochs=min(8, epochs), finetune_epochs=min(5, epochs),
+                      pretrain_lr=3e-3)
+    pre = run_stack(data, s, out / "stack", cleaning=[CLEANING_NOISE], cleaning_epochs=min(3, epochs), log=None)
     rnd = run_stack(data, dataclasses.replace(s, pretrain_epochs=0), out / "stack-random", log=None)
     (row,) = pre["cleaning"]
     return {"pretrained": pre["test_accuracy"], "random": rnd["test_accuracy"], "as_is": row["as_is"], "cleaned": row["cleaned"]}
@@ -109,12 +111,14 @@ def write_lesson(out: Path, data: Any, ae: Denoiser, camera: dict[str, float]) -
     build_report(out)
 
 
-def run_demo(out: str | Path = "runs/demo", epochs: int = DEMO_EPOCHS, progress: bool = True) -> dict:
-    """Runs the lesson; returns the comparison results and the photograph's figures."""
+def run_demo(out: str | Path = "runs/demo", epochs: int = DEMO_EPOCHS, progress: bool = True,
+             test_limit: int | None = None) -> dict:
+    """Runs the lesson; returns the comparison results and the photograph's figures (`test_limit`: compare on
+    the first N test digits only, for a quick run)."""
     t0 = time.perf_counter()
     out = Path(out)
     print(f"1/3  the lesson on the embedded digits: compression AE vs DAE ({DIGITS_NOISE}) vs classical denoisers")
-    results = compare(digits_config(out, epochs), out, test_limit=None, progress=progress, overwrite=True)
+    results = compare(digits_config(out, epochs), out, test_limit=test_limit, progress=progress, overwrite=True)
     data = load_dataset("digits28")
     dae = Denoiser.load(out / "dae")
     noisy = Denoiser.corrupt(data.test, DIGITS_NOISE)
@@ -122,7 +126,7 @@ def run_demo(out: str | Path = "runs/demo", epochs: int = DEMO_EPOCHS, progress:
               out / "demo_grid.png", title="held-out digits")
     print(f"\n2/3  stacked DAEs on the same digits: greedy layer-wise pretraining, then a classifier; "
           f"cleaning {CLEANING_NOISE} digits before classifying them")
-    stacks = run_stacks(data, out, progress)
+    stacks = run_stacks(data, out, epochs)
     print(f"\n3/3  the shipped photo-gray model (a DAE trained on BSD400 photos) cleans '{TEST_PHOTO}' ({PHOTO_NOISE})")
     cam = clean_camera(Denoiser.load("photo-gray"), out)
     write_lesson(out, data, Denoiser.load(out / "ae"), cam)

@@ -392,11 +392,13 @@ def fit(
     if ck is not None:  # before any work: a changed config is refused at once
         _check_resumable(ck.config, cfg, int((ck.train_state or {}).get("world_size", 1)), ctx.world)
     if data is None:
-        data = load_configured(cfg.data, cfg.seed)
+        data = load_configured(cfg.data, cfg.seed, device.type)
     elif data.name != cfg.data.name:  # the checkpoints must name the data the model really saw
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=data.name))
     if len(data.val) == 0:
         raise DaekitError("validation set is empty: set data.val_fraction > 0")
+    if progress and ctx.is_main:
+        tqdm.write(data.summary())
     torch.manual_seed(derive_seed(cfg.seed, 0, 0))
     model = create_model(cfg.model.name, in_channels=data.channels, image_size=data.image_size, **cfg.model.args)
     model.to(device)

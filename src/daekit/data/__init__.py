@@ -41,6 +41,12 @@ class ImageData:
     def image_size(self) -> tuple[int, int]:
         return int(self.train.shape[2]), int(self.train.shape[3])
 
+    def summary(self) -> str:
+        """One line for the user: the split and the image size."""
+        h, w = self.image_size
+        return (f"data: {self.name}: {len(self.train):,} training and {len(self.val):,} validation images "
+                f"({len(self.test):,} test), {h}x{w}, {'gray' if self.channels == 1 else f'{self.channels} channels'}")
+
 
 @DATASETS.register("digits")
 def _digits(_: Path | None) -> Arrays:
@@ -130,12 +136,14 @@ def resolve_data_dir(name: str, data_dir: str | os.PathLike | None) -> Path | No
     raise DaekitError(f"data set {name!r} is read from files: pass --data-dir DIR or set DAEKIT_DATA to a folder holding {name}/")
 
 
-def load_configured(d: Any, seed: int) -> "ImageData | PatchData":
+def load_configured(d: Any, seed: int, device_type: str = "cpu") -> "ImageData | PatchData":
     """The data a config's ``data`` section describes (config.DataConfig), every setting passed on:
-    the one place the section is spelled out as arguments (training, comparison and evaluation use it)."""
+    the one place the section is spelled out as arguments (training, comparison and evaluation use it).
+    `device_type` sizes an image folder's default patches per epoch (``folder.auto_patches``)."""
     return load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=seed, limit=d.limit, resize=d.resize,
                         download=d.download, channels=d.channels, patch_size=d.patch_size,
-                        patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers)
+                        patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers,
+                        device_type=device_type)
 
 
 def load_dataset(
@@ -149,9 +157,10 @@ def load_dataset(
     download: bool = False,
     channels: int | None = None,
     patch_size: int = 64,
-    patches_per_epoch: int = 51200,
+    patches_per_epoch: int | None = None,
     cache_mb: int = 2048,
     workers: int = 0,
+    device_type: str = "cpu",
 ) -> "ImageData | PatchData":
     """Loads a registered data set into memory and holds out a validation split fixed by `seed`.
 
@@ -163,7 +172,8 @@ def load_dataset(
         limit: Keep at most this many training images (before the split), for quick runs.
         resize: Resize images to resize x resize (bilinear, antialiased) once, at load time.
         download: Fetch missing files first (needs a network; never used by tests).
-        channels, patch_size, patches_per_epoch, cache_mb, workers: for image folders (see PatchData).
+        channels, patch_size, patches_per_epoch, cache_mb, workers: for image folders (see PatchData);
+            patches_per_epoch None sizes it to the folder and `device_type` (``folder.auto_patches``).
 
     Returns:
         ImageData (everything in memory) or, for image folders, PatchData (patches drawn per epoch).
@@ -174,7 +184,7 @@ def load_dataset(
             raise DaekitError(f"val_fraction must be in [0, 1), got {val_fraction}")
         return load_image_folder(
             name, root, val_fraction=val_fraction, seed=seed, limit=limit, channels=channels, patch_size=patch_size,
-            patches_per_epoch=patches_per_epoch, cache_mb=cache_mb, workers=workers,
+            patches_per_epoch=patches_per_epoch, cache_mb=cache_mb, workers=workers, device_type=device_type,
         )
     if download and root is not None:
         download_idx_set(name, root)

@@ -229,6 +229,13 @@ class PatchData:
     def n_train(self) -> int:
         return self.patches_per_epoch
 
+    def summary(self) -> str:
+        """One line for the user: what was found, what is held out, what an epoch is."""
+        ps = self.patch_size
+        return (f"data: {self.name}: {len(self.folder)} image(s) for training, {len(self.val)} held out for validation; "
+                f"{self.patches_per_epoch:,} random {ps}x{ps} patches per epoch "
+                f"({'held in memory' if self.in_memory else 'read from disk as needed'})")
+
     def loader(self, batch_size: int, seed: int, device: torch.device, shard: slice | None = None) -> "PatchLoader":
         return PatchLoader(self, batch_size, seed, device, shard)
 
@@ -285,11 +292,24 @@ def whole_images(folder: ImageFolder, indices: list[int], crop: int | None = VAL
     return out
 
 
+def auto_patches(n_images: int, device_type: str = "cpu") -> int:
+    """The default patches per epoch (``data.patches_per_epoch: null``): PATCHES_PER_IMAGE per training
+    image, at least MIN_PATCHES, at most 51,200 on a GPU and CPU_PATCHES elsewhere, so that a first run on a
+    folder of photos gives a validation figure every half minute or so on a laptop, not every ten minutes."""
+    cap = 51200 if device_type == "cuda" else CPU_PATCHES
+    return int(min(max(PATCHES_PER_IMAGE * n_images, MIN_PATCHES), cap))
+
+
+PATCHES_PER_IMAGE, MIN_PATCHES, CPU_PATCHES = 256, 2048, 12800
+
+
 def load_image_folder(
     name: str, root: Path, *, val_fraction: float, seed: int, limit: int | None, channels: int | None,
-    patch_size: int, patches_per_epoch: int, cache_mb: int, workers: int, test_dir: Path | None = None,
+    patch_size: int, patches_per_epoch: int | None, cache_mb: int, workers: int, test_dir: Path | None = None,
+    device_type: str = "cpu",
 ) -> PatchData:
-    """A folder of images (searched recursively) as a PatchData, with a validation split fixed by `seed`."""
+    """A folder of images (searched recursively) as a PatchData, with a validation split fixed by `seed`;
+    `patches_per_epoch` None is ``auto_patches`` for the folder and `device_type`."""
     if not root.is_dir():
         raise DaekitError(f"image folder not found: {root}")
     paths = find_images([root])
@@ -317,7 +337,8 @@ def load_image_folder(
         test = whole_images(tf, list(range(len(tf))), crop=None)
     return PatchData(
         name=name, folder=train, val=whole_images(val_folder, list(range(len(val_folder)))), test=test,
-        patch_size=int(patch_size), patches_per_epoch=int(patches_per_epoch), workers=int(workers), in_memory=in_memory,
+        patch_size=int(patch_size), workers=int(workers), in_memory=in_memory,
+        patches_per_epoch=int(patches_per_epoch or auto_patches(len(train_paths), device_type)),
     )
 
 
