@@ -159,3 +159,25 @@ def test_training_that_learns_nothing_says_so(tmp_path, capsys):
     cfg = resolve_config(sets=tiny_sets(tmp_path / "r", "train.epochs=1", "train.lr=1e-9", "noise=none"))
     fit(cfg, progress=True)
     assert "did not learn" in capsys.readouterr().out
+
+
+def test_the_report_reads_well_in_a_browser_at_800_pixels(comparison, tmp_path):
+    """No sideways scroll of the page (wide tables scroll in their own box), no Markdown left as text,
+    every figure decodes: what tools/screenshot_report.py shows, asserted."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("Debian chromium + chromium-driver not installed")
+    pytest.importorskip("selenium")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from screenshot_report import browser, page_facts
+
+    driver = browser(800)
+    try:
+        driver.get((comparison / "report.html").resolve().as_uri())
+        facts = page_facts(driver)
+    finally:
+        driver.quit()
+    assert facts["overflow"] <= 0 and facts["backticks"] == 0 and facts["images"] == 0, facts
