@@ -66,6 +66,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=arg(positive), metavar="N", help="images per batch")
     p.add_argument("--lr", type=arg(rate), metavar="LR", help="learning rate")
     p.add_argument("--loss", metavar="NAME", help="auto (default: bce for a sigmoid output, else mse), mse, bce or l1")
+    p.add_argument("--target", metavar="NAME", help="what the model learns to output: clean (default), noise2noise or "
+                   "blind-spot (these two need no clean images)")
     p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=arg(seed), metavar="N", help="random seed (same seed, same result)")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/run)")
@@ -263,7 +265,7 @@ def _train_options(a: argparse.Namespace) -> dict[str, Any]:
     spec = {
         ("data", "name"): a.data, ("data", "dir"): a.data_dir, ("data", "download"): a.download,
         ("model", "name"): a.model, ("noise",): a.noise, ("train", "epochs"): a.epochs,
-        ("train", "batch_size"): a.batch_size, ("train", "lr"): a.lr, ("train", "loss"): a.loss,
+        ("train", "batch_size"): a.batch_size, ("train", "lr"): a.lr, ("train", "loss"): a.loss, ("train", "target"): a.target,
         ("train", "device"): a.device, ("seed",): a.seed, ("out",): a.out,
         ("train", "init"): getattr(a, "init", None),  # train only
     }

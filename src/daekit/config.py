@@ -96,6 +96,10 @@ class TrainConfig:
     lr: float = Field(1e-3, gt=0.0)
     optimizer: Literal["adam", "adamw"] = "adam"
     weight_decay: float = Field(0.0, ge=0.0)
+    # what the model learns to output: the clean image; another noisy copy (Noise2Noise); its own hidden
+    # pixels (blind-spot, Noise2Void-style): the last two never need a clean image (daekit.targets)
+    target: Literal["clean", "noise2noise", "blind-spot"] = "clean"
+    mask_fraction: float = Field(0.03, gt=0.0, le=0.5)  # blind-spot: share of the pixels hidden in each image
     loss: Literal["auto", "mse", "bce", "l1"] = "auto"  # auto: bce for a model with a [0, 1] (sigmoid) output, else mse
     schedule: Literal["none", "cosine", "step", "plateau"] = "cosine"
     warmup_epochs: int = Field(0, ge=0)

@@ -30,6 +30,7 @@ from .io import atomic_write_text, json_text
 from .metrics import psnr, ssim
 from .models import MODELS, create_model, model_arguments
 from .noise import Noise, make_generator, parse_noise
+from .targets import Step, make_step, masked_loss
 from .runtime import Precision, denoise_batches, select_device
 from .runfolder import RunFolder
 from .seeding import CORRUPT, SHUFFLE, VALIDATION, derive_seed
@@ -88,10 +89,15 @@ def constant_psnr(images: torch.Tensor | list[torch.Tensor]) -> float:
     return float(sum(float(psnr(torch.full_like(x[None].float(), mean), x[None].float()).mean()) for x in imgs) / max(len(imgs), 1))
 
 
-def loss_name(loss: str, model: nn.Module, name: str = "the model") -> str:
+def loss_name(loss: str, model: nn.Module, name: str = "the model", target: str = "clean") -> str:
     """The loss a run trains with: "auto" is binary cross-entropy for a model whose output is in [0, 1]
     (its ``unit_output``), MSE otherwise. With MSE a sigmoid output can saturate at 0 on data that are mostly
     black (digits) and stay there: the conv DAE then outputs a constant, 9-10 dB (docs/benchmarks.md)."""
+    if target != "clean":  # the targets are noisy images, outside [0, 1] and not probabilities
+        if loss == "bce":
+            raise DaekitError(f"train.loss bce needs clean targets in [0, 1]; train.target {target} learns from noisy "
+                              "images: use mse (or auto)")
+        return "mse" if loss == "auto" else loss
     if loss == "auto":
         return "bce" if model.unit_output else "mse"
     if loss == "bce" and not model.unit_output:
@@ -114,6 +120,7 @@ def train_one_epoch(
     shard: slice | None = None,
     begin: EpochProgress | None = None,
     after_step: Callable[[EpochProgress], None] | None = None,
+    step: Step | None = None,
 ) -> float:
     """One pass over `loader`: corrupt each clean batch, reconstruct it, step. Returns the mean loss.
 
@@ -122,6 +129,8 @@ def train_one_epoch(
     corrupted (distributed training: see distributed.py); None trains on all of it.
     `begin`: continue an epoch saved part-way (the loader must start at batch ``begin.step``).
     `after_step`: called after every batch with the progress so far (checkpoints within the epoch).
+    `step`: what the model learns to output (``targets.make_step``: another noisy copy, hidden pixels);
+    None: the clean batch.
     """
     model.train()
     precision = precision or Precision(None, None)
@@ -131,11 +140,15 @@ def train_one_epoch(
     n = begin.samples
     for i, clean in enumerate(loader, start=begin.step):  # clean: (B, C, H, W), already on the device
         noisy = noise(clean, generator)
+        mask = None
+        if step is not None:  # drawn for the whole (global) batch, like the noise, before sharding
+            noisy, clean, mask = step(clean, noisy, generator)
         if shard is not None:
             clean, noisy = clean[shard], noisy[shard]
+            mask = None if mask is None else mask[shard]
         with precision.autocast(device):
             out = model(noisy)
-        loss = loss_fn(out.float(), clean)
+        loss = loss_fn(out.float(), clean) if mask is None else masked_loss(loss_fn)(out.float(), clean, mask)
         opt.zero_grad(set_to_none=True)
         if precision.scaler is not None:
             precision.scaler.scale(loss).backward()
@@ -408,7 +421,11 @@ def fit(
         model.to(memory_format=torch.channels_last)
     val_noisy = corrupt_fixed(noise, data.val, derive_seed(cfg.seed, VALIDATION))  # (N, C, H, W), on the CPU
     noise.to(device)
-    loss_fn = LOSSES[loss_name(cfg.train.loss, model, cfg.model.name)]
+    loss_fn = LOSSES[loss_name(cfg.train.loss, model, cfg.model.name, cfg.train.target)]
+    if cfg.train.target == "blind-spot" and model.geometry.fixed_size is not None:
+        raise DaekitError(f"train.target blind-spot needs a convolutional model (any image size); {cfg.model.name!r} is "
+                          "dense: it sees every pixel at once, the hidden one's stand-in too")
+    step = None if cfg.train.target == "clean" else make_step(cfg.train.target, noise, cfg.train.mask_fraction)
     # train.batch_size is per rank: every rank draws the same global batch and trains on its shard
     global_batch = cfg.train.batch_size * ctx.world
     shard = ctx.shard(global_batch) if ctx.active else None
@@ -485,7 +502,8 @@ def fit(
                 with tqdm(total=len(loader), initial=loader.start, desc=f"epoch {epoch + 1}", disable=None if progress else True,
                           leave=False, dynamic_ncols=True) as bar, distributed.peers_lost() if ctx.active else contextlib.nullcontext():
                     train_loss = train_one_epoch(train_model, loader, noise, opt, loss_fn, generator=gen, scheduler=per_step,
-                                                 precision=precision, bar=bar, shard=shard, begin=begin, after_step=after_step)
+                                                 precision=precision, bar=bar, shard=shard, begin=begin, after_step=after_step,
+                                                 step=step)
                 train_loss = float(ctx.mean(torch.tensor(train_loss)))
                 seconds = time.perf_counter() - t0
                 val = ctx.broadcast(evaluate(model, data.val, val_noisy, cfg.train.val_batch_size) if ctx.is_main else None)
