@@ -71,3 +71,15 @@ def test_targets_that_cannot_work_are_refused_in_one_line(tmp_path):
         resolve_config(sets=["train.target=noise2void"])
     with pytest.raises(DaekitError, match="mask_fraction"):
         resolve_config(sets=["train.mask_fraction=0"])
+
+
+def test_a_run_saved_before_a_setting_existed_still_resumes():
+    from daekit.config import Config, config_to_dict
+    from daekit.train import _check_resumable
+
+    saved = config_to_dict(Config())
+    del saved["train"]["target"], saved["train"]["mask_fraction"]  # as a checkpoint of an earlier version holds it
+    _check_resumable(saved, Config())  # no "changed" refusal for settings the old run could not have had
+    saved["train"]["lr"] = 0.5
+    with pytest.raises(DaekitError, match="cannot resume"):
+        _check_resumable(saved, Config())

@@ -19,7 +19,7 @@ from .io import atomic_write_text, json_text, save_tensors
 from .metrics import psnr, ssim
 from .noise import Compose, parse_noise, parse_sweep  # noqa: F401 - parse_sweep is compare's API too
 from .seeding import COMPARE_VALIDATION_OFFSET
-from .train import constant_psnr, fit
+from .train import COLLAPSE_MARGIN_DB, constant_psnr, fit
 
 DEFAULT_METHODS = ["gaussian-blur", "median", "tv", "wavelet", "nlm"]
 DEFAULT_SWEEPS = {
@@ -163,7 +163,6 @@ def run_comparison(
     return results, samples
 
 
-COLLAPSE_MARGIN_DB = 1.0  # a model at most this much above a blank image of the average grey has learned nothing
 def collapsed_models(results: dict[str, Any]) -> list[str]:
     """The models ("ae", "dae") whose best PSNR, on clean inputs and at every level, is within
     COLLAPSE_MARGIN_DB of a constant image's: their output hardly depends on their input (a sigmoid output

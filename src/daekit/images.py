@@ -95,8 +95,11 @@ def _header(path: str | Path, with_metadata: bool = True) -> tuple[tuple[int, in
     try:
         return _from_header(path, read)
     except Exception:  # unknown to Pillow (or a PNG whose header checksum is broken, as a crafted one's is)
-        with open(path, "rb") as f:
-            head = f.read(24)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(24)
+        except OSError:  # unreadable: the decoder says so, in its own words
+            return None, None, None
         if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 24:
             return (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")), None, None
         return None, None, None  # OpenCV decides, with its own cap (2**30 pixels), and the decoded size is checked

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import distributed, interrupts
 from .checkpoint import build_model, find_checkpoint, load_checkpoint, save_checkpoint
-from .config import Config, config_text, config_to_dict, write_config
+from .config import Config, config_text, config_to_dict, merge, write_config
 from .data import ImageData, InMemoryLoader, PatchData, load_configured
 from .data.folder import place_shard
 from .errors import DaekitError
@@ -30,10 +30,10 @@ from .io import atomic_write_text, json_text
 from .metrics import psnr, ssim
 from .models import MODELS, create_model, model_arguments
 from .noise import Noise, make_generator, parse_noise
-from .targets import Step, make_step, masked_loss
 from .runtime import Precision, denoise_batches, select_device
 from .runfolder import RunFolder
 from .seeding import CORRUPT, SHUFFLE, VALIDATION, derive_seed
+from .targets import Step, make_step, masked_loss
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
@@ -76,6 +76,9 @@ class EpochProgress:
     step: int = 0
     loss_sum: torch.Tensor | float = 0.0
     samples: int = 0
+
+
+COLLAPSE_MARGIN_DB = 1.0  # a model at most this much above a blank image of the average grey has learned nothing
 
 
 def constant_psnr(images: torch.Tensor | list[torch.Tensor]) -> float:
@@ -252,6 +255,7 @@ def _check_resumable(saved: dict[str, Any], cfg: Config, saved_world: int = 1, w
     The number of ranks may change if the global batch (per-rank batch x ranks) stays the same.
     """
     now = config_to_dict(cfg)
+    saved = merge(config_to_dict(Config()), saved)  # a setting added since the checkpoint was saved: its default
     b_saved, b_now = saved.get("train", {}).get("batch_size"), now["train"]["batch_size"]
     if b_saved is not None and b_saved * saved_world != b_now * world:
         need = b_saved * saved_world / world
@@ -541,7 +545,7 @@ def fit(
         epoch_bar.close()
     if progress and history and ctx.is_main:
         blank = constant_psnr(data.val)
-        if best["psnr"] <= blank + 1.0:  # also for a compression AE, which has no corrupted input to compare with
+        if best["psnr"] <= blank + COLLAPSE_MARGIN_DB:  # also for a compression AE, which has no corrupted input
             tqdm.write(f"warning: the model did not learn: its best validation PSNR ({best['psnr']:.2f} dB) is hardly above a "
                        f"blank image of the average grey ({blank:.2f} dB); train longer, or change train.loss or train.lr")
         elif best["psnr"] < history[-1]["val_noisy_psnr"] < math.inf:  # inf: no noise
