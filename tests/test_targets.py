@@ -83,3 +83,25 @@ def test_a_run_saved_before_a_setting_existed_still_resumes():
     saved["train"]["lr"] = 0.5
     with pytest.raises(DaekitError, match="cannot resume"):
         _check_resumable(saved, Config())
+
+
+def test_noisy_once_data_hold_one_fixed_noisy_copy_and_clean_tests(tmp_path):
+    import cv2
+    import numpy as np
+
+    from daekit.data import load_dataset
+
+    a = load_dataset("digits", noisy_once="gaussian:25")
+    b = load_dataset("digits", noisy_once="gaussian:25")
+    clean = load_dataset("digits")
+    assert torch.equal(a.train, b.train) and not torch.equal(a.train, clean.train)
+    assert torch.equal(a.test, clean.test)  # references stay clean
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), (np.random.default_rng(i).random((70, 70)) * 255).astype(np.uint8))
+    f1 = load_dataset("images", tmp_path, noisy_once="gaussian:25", val_fraction=0.25)
+    f2 = load_dataset("images", tmp_path, noisy_once="gaussian:25", val_fraction=0.25)
+    plain = load_dataset("images", tmp_path, val_fraction=0.25)
+    assert np.array_equal(f1.folder.get(0), f2.folder.get(0)) and f1.folder.get(0).dtype == np.float32
+    noise = f1.folder.get(0) - plain.folder.get(0).astype(np.float32) / 255
+    assert 20 / 255 < noise.std() < 30 / 255  # sigma 25 on the 0-255 scale, drawn once
+    assert not torch.equal(f1.val[0], plain.val[0])

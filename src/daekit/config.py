@@ -81,6 +81,10 @@ class DataConfig:
     patches_per_epoch: Optional[int] = Field(None, ge=1)  # null: 256 per image, 2,048..12,800 (51,200 on a GPU)
     cache_mb: int = Field(2048, ge=0)  # decoded images kept in memory; a folder that fits is held whole
     workers: int = Field(0, ge=0)  # loader processes for folders that do not fit in memory
+    # corrupt every training and validation image once, at load time, with this noise (a fixed draw per
+    # image): the data set then holds noisy images only, as a folder of someone's noisy photos does. For
+    # measuring training without clean images (train.target) on data that has references; test sets stay clean.
+    noisy_once: Optional[NoiseSpec] = None
 
 
 @dataclass(config=_STRICT)

@@ -17,6 +17,7 @@ TEST = 4  # api.Denoiser.corrupt: the fixed corruption of test sets, keyed by th
 PATCHES = 5  # data.folder: which patches each batch cuts, keyed by (seed, epoch, PATCHES, batch)
 PRETRAIN, FINETUNE = 6, 7  # stack: layer-wise pretraining and fine-tuning (order and corruption)
 CLEAN, CLEAN_TRAIN = 8, 9  # stack_cleaning: the corrupted test images, the corrupted training images
+NOISY_ONCE = 10  # data: data.noisy_once, each image's one corruption, keyed by (seed, its file name or index)
 
 # offsets added to a seed before it is used (not streams: they pick another seed of the same stream)
 COMPARE_VALIDATION_OFFSET = 5  # compare: the validation images' corruption, Denoiser.corrupt(seed + 5)

@@ -143,7 +143,7 @@ def load_configured(d: Any, seed: int, device_type: str = "cpu") -> "ImageData |
     return load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=seed, limit=d.limit, resize=d.resize,
                         download=d.download, channels=d.channels, patch_size=d.patch_size,
                         patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers,
-                        device_type=device_type)
+                        device_type=device_type, noisy_once=d.noisy_once)
 
 
 def load_dataset(
@@ -161,6 +161,7 @@ def load_dataset(
     cache_mb: int = 2048,
     workers: int = 0,
     device_type: str = "cpu",
+    noisy_once: str | None = None,
 ) -> "ImageData | PatchData":
     """Loads a registered data set into memory and holds out a validation split fixed by `seed`.
 
@@ -174,6 +175,8 @@ def load_dataset(
         download: Fetch missing files first (needs a network; never used by tests).
         channels, patch_size, patches_per_epoch, cache_mb, workers: for image folders (see PatchData);
             patches_per_epoch None sizes it to the folder and `device_type` (``folder.auto_patches``).
+        noisy_once: Corrupt every training and validation image once with this noise spec (a fixed draw
+            per image; the test images stay clean): noisy-only data, for training without clean images.
 
     Returns:
         ImageData (everything in memory) or, for image folders, PatchData (patches drawn per epoch).
@@ -185,6 +188,7 @@ def load_dataset(
         return load_image_folder(
             name, root, val_fraction=val_fraction, seed=seed, limit=limit, channels=channels, patch_size=patch_size,
             patches_per_epoch=patches_per_epoch, cache_mb=cache_mb, workers=workers, device_type=device_type,
+            noisy_once=noisy_once,
         )
     if download and root is not None:
         download_idx_set(name, root)
@@ -200,6 +204,11 @@ def load_dataset(
     if len(train_idx) == 0:
         raise DaekitError(f"data set {name!r}: no training images left after the validation split")
     train_all, test = to_tensor(xtr, resize), to_tensor(xte, resize)
+    if noisy_once:  # one fixed draw for the whole training file (train and validation); the test set stays clean
+        from ..noise import make_generator, parse_noise
+        from ..seeding import NOISY_ONCE, derive_seed
+
+        train_all = parse_noise(noisy_once)(train_all, make_generator(derive_seed(seed, NOISY_ONCE)))
     ytr_t, yte_t = torch.as_tensor(np.asarray(ytr, dtype=np.int64)), torch.as_tensor(np.asarray(yte, dtype=np.int64))
     return ImageData(
         name=name,

@@ -20,7 +20,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -55,8 +55,10 @@ class ImageFolder:
         min_size: Images smaller than this a side are reflect-padded up to it (so a patch fits).
     """
 
-    def __init__(self, paths: list[Path], channels: int, cache_bytes: int, min_size: int = 1) -> None:
+    def __init__(self, paths: list[Path], channels: int, cache_bytes: int, min_size: int = 1,
+                 corrupt: Callable[[Path, np.ndarray], np.ndarray] | None = None) -> None:
         self.paths, self.channels, self.cache_bytes, self.min_size = list(paths), int(channels), int(cache_bytes), int(min_size)
+        self.corrupt = corrupt  # data.noisy_once: (path, image) -> the image corrupted once, as float32
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._held = 0
 
@@ -78,6 +80,8 @@ class ImageFolder:
         if h < self.min_size or w < self.min_size:
             ph, pw = max(0, self.min_size - h), max(0, self.min_size - w)
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
+        if self.corrupt is not None:
+            img = self.corrupt(self.paths[i], img)
         if img.nbytes <= self.cache_bytes:
             self._cache[i] = img
             self._held += img.nbytes
@@ -292,6 +296,24 @@ def whole_images(folder: ImageFolder, indices: list[int], crop: int | None = VAL
     return out
 
 
+def corrupt_once(spec: str, seed: int) -> Callable[[Path, np.ndarray], np.ndarray]:
+    """``data.noisy_once``: an image corrupted by `spec` with a draw fixed by (seed, its file name), so the
+    same file is the same noisy image in every epoch, every worker and every run with that seed."""
+    import zlib
+
+    from ..noise import make_generator, parse_noise
+    from ..seeding import NOISY_ONCE, derive_seed
+
+    noise = parse_noise(spec)
+
+    def apply(path: Path, img: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(to_float(img)).permute(2, 0, 1)[None]  # (1, C, H, W)
+        g = make_generator(derive_seed(seed, NOISY_ONCE, zlib.crc32(Path(path).name.encode())))
+        return np.ascontiguousarray(noise(x, g)[0].permute(1, 2, 0).numpy(), dtype=np.float32)
+
+    return apply
+
+
 def auto_patches(n_images: int, device_type: str = "cpu") -> int:
     """The default patches per epoch (``data.patches_per_epoch: null``): PATCHES_PER_IMAGE per training
     image, at least MIN_PATCHES, at most 51,200 on a GPU and CPU_PATCHES elsewhere, so that a first run on a
@@ -306,7 +328,7 @@ PATCHES_PER_IMAGE, MIN_PATCHES, CPU_PATCHES = 256, 2048, 12800
 def load_image_folder(
     name: str, root: Path, *, val_fraction: float, seed: int, limit: int | None, channels: int | None,
     patch_size: int, patches_per_epoch: int | None, cache_mb: int, workers: int, test_dir: Path | None = None,
-    device_type: str = "cpu",
+    device_type: str = "cpu", noisy_once: str | None = None,
 ) -> PatchData:
     """A folder of images (searched recursively) as a PatchData, with a validation split fixed by `seed`;
     `patches_per_epoch` None is ``auto_patches`` for the folder and `device_type`."""
@@ -326,11 +348,13 @@ def load_image_folder(
     if channels not in (1, 3):
         raise DaekitError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
     budget = int(cache_mb) << 20
-    train = ImageFolder(train_paths, channels, budget, min_size=patch_size)
+    corrupt = corrupt_once(noisy_once, seed) if noisy_once else None
+    train = ImageFolder(train_paths, channels, budget, min_size=patch_size, corrupt=corrupt)
     total = sum(p.stat().st_size for p in train_paths)
     # compressed size is a lower bound of the decoded size; decode-check only when it may fit
-    in_memory = total <= budget and _decoded_bytes(train_paths, channels) <= budget
-    val_folder = ImageFolder(val_paths, channels, 0)
+    grow = 4 if noisy_once else 1  # corrupted once, an image is held as float32: up to 4x its 8-bit size
+    in_memory = total <= budget and grow * _decoded_bytes(train_paths, channels) <= budget
+    val_folder = ImageFolder(val_paths, channels, 0, corrupt=corrupt)
     test = []
     if test_dir is not None and test_dir.is_dir():
         tf = ImageFolder(find_images([test_dir]), channels, 0)
