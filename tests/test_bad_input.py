@@ -188,6 +188,7 @@ CASES = [
     (["train", "--out", "{box}/new", "--data", "digits", "--target", "blind-spot", "--model", "dense", "--quiet"], "convolutional"),
     (["train", "--out", "{box}/new", "--data", "digits", "--target", "noise2noise", "--loss", "bce", "--quiet"], "clean targets"),
     (["train", "--out", "{box}/new", "--set", "train.mask_fraction=2", "--quiet"], "mask_fraction"),
+    (["train", "--out", "{box}/new", "--set", "data.noisy_once=blur:3", "--quiet"], "unknown noise model"),
     (["train", "--out", "{box}/run", "--resume", "--model", "dense", "--quiet"], "cannot resume"),
     (["train", "--out", "{box}/run", "--resume", "--set", "train.lr=0.5", "--quiet"], "cannot resume"),
     (["train", "--out", "{box}/new", "--config", "{box}/missing.yaml"], "config file not found"),

@@ -105,3 +105,24 @@ def test_noisy_once_data_hold_one_fixed_noisy_copy_and_clean_tests(tmp_path):
     noise = f1.folder.get(0) - plain.folder.get(0).astype(np.float32) / 255
     assert 20 / 255 < noise.std() < 30 / 255  # sigma 25 on the 0-255 scale, drawn once
     assert not torch.equal(f1.val[0], plain.val[0])
+
+
+def test_the_guides_noisy_folder_commands_run(tmp_path, capsys):
+    """docs/guide.md: `daekit train --data images --data-dir noisy_photos/ --noise none --target blind-spot --out
+    runs/mine`, then `daekit denoise --model runs/mine noisy.png -o clean.png` (small: 1 short epoch)."""
+    import cv2
+    import numpy as np
+
+    from daekit.cli import main
+
+    photos = tmp_path / "noisy_photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        clean = np.tile(np.linspace(40, 200, 96), (96, 1))
+        cv2.imwrite(str(photos / f"{i}.png"), np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8))
+    run = tmp_path / "runs" / "mine"
+    assert main(["train", "--data", "images", "--data-dir", str(photos), "--noise", "none", "--target", "blind-spot",
+                 "--out", str(run), "--epochs", "1", "--set", "data.patches_per_epoch=256", "--quiet"]) == 0
+    assert main(["denoise", "--model", str(run), str(photos / "0.png"), "-o", str(tmp_path / "clean.png")]) == 0
+    assert cv2.imread(str(tmp_path / "clean.png"), cv2.IMREAD_UNCHANGED).shape == (96, 96)
