@@ -118,7 +118,8 @@ def run_demo(out: str | Path = "runs/demo", epochs: int = DEMO_EPOCHS, progress:
     t0 = time.perf_counter()
     out = Path(out)
     print(f"1/3  the lesson on the embedded digits: compression AE vs DAE ({DIGITS_NOISE}) vs classical denoisers")
-    results = compare(digits_config(out, epochs), out, test_limit=test_limit, progress=progress, overwrite=True)
+    results = compare(digits_config(out, epochs), out, test_limit=test_limit, progress=progress, overwrite=True,
+                      report=False)  # write_lesson writes the report once everything is there
     data = load_dataset("digits28")
     dae = Denoiser.load(out / "dae")
     noisy = Denoiser.corrupt(data.test, DIGITS_NOISE)

@@ -8,7 +8,6 @@ denoises (its decoder starts as the transposed encoder weights).
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 

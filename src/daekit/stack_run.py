@@ -13,7 +13,7 @@ import torch
 
 from .errors import DaekitError
 from .noise import make_generator, parse_noise, parse_sweep
-from .stack import (StackSettings, accuracy, confusion_matrix, finetune_classifier, finetune_denoiser, layer_filters,
+from .stack import (StackSettings, confusion_matrix, finetune_classifier, finetune_denoiser, layer_filters,
                     predict_proba, pretrain)
 from .stack_cleaning import cleaning_before_classifying
 
