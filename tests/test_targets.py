@@ -126,3 +126,157 @@ def test_the_guides_noisy_folder_commands_run(tmp_path, capsys):
                  "--out", str(run), "--epochs", "1", "--set", "data.patches_per_epoch=256", "--quiet"]) == 0
     assert main(["denoise", "--model", str(run), str(photos / "0.png"), "-o", str(tmp_path / "clean.png")]) == 0
     assert cv2.imread(str(tmp_path / "clean.png"), cv2.IMREAD_UNCHANGED).shape == (96, 96)
+
+
+def _bursts(root, scenes=6, shots=3, size=48, sigma=20.0):
+    """Folders of noisy shots of still scenes (smooth gradients plus a square), each a burst; returns the clean scenes."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    clean = []
+    for s in range(scenes):
+        yy, xx = np.mgrid[0:size, 0:size]
+        img = 60 + 120 * (xx / size) * (0.5 + s / scenes) + 50 * ((abs(yy - 24) < 8 + s) & (abs(xx - 20) < 10))
+        clean.append(img)
+        d = root / f"scene{s}"
+        d.mkdir(parents=True)
+        for k in range(shots + (s == 0)):  # one scene has a shot more: the fewest any scene has are used
+            cv2.imwrite(str(d / f"{k}.png"), np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8))
+    return clean
+
+
+def test_noisy_copies_stack_independent_draws_and_copy_0_is_the_single_draw(tmp_path):
+    import cv2
+    import numpy as np
+
+    from daekit.data import load_dataset
+
+    one = load_dataset("digits", noisy_once="gaussian:25")
+    two = load_dataset("digits", noisy_once="gaussian:25", noisy_copies=2)
+    assert two.frames == 2 and two.channels == 1 and two.train.shape[1] == 2 and two.val.shape[1] == 2
+    assert torch.equal(two.train[:, :1], one.train) and not torch.equal(two.train[:, 1:], one.train)
+    assert two.test.shape[1] == 1  # the test images stay single and clean
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), (np.random.default_rng(i).random((70, 70)) * 255).astype(np.uint8))
+    f1 = load_dataset("images", tmp_path, noisy_once="gaussian:25", val_fraction=0.25)
+    f2 = load_dataset("images", tmp_path, noisy_once="gaussian:25", val_fraction=0.25, noisy_copies=3)
+    assert f2.frames == 3 and f2.channels == 1 and f2.folder.get(0).shape == (70, 70, 3) and f2.val[0].shape[1] == 3
+    assert np.array_equal(f2.folder.get(0)[..., :1], f1.folder.get(0))
+    d = f2.folder.get(0)
+    assert abs(np.corrcoef((d[..., 1] - d[..., 0]).ravel(), (d[..., 2] - d[..., 0]).ravel())[0, 1] - 0.5) < 0.1  # independent draws
+
+
+def test_bursts_are_read_as_scenes_of_registered_shots(tmp_path):
+    import cv2
+    import numpy as np
+
+    from daekit.data import load_dataset
+
+    _bursts(tmp_path / "b")
+    cv2.imwrite(str(tmp_path / "b" / "lonely.png"), np.zeros((48, 48), np.uint8))  # not in a burst: left out
+    d = load_dataset("images", tmp_path / "b", bursts=True, val_fraction=0.2, patch_size=32, patches_per_epoch=64)
+    assert d.frames == 3 and d.channels == 1 and len(d.folder) + len(d.val) == 6
+    assert d.folder.get(0).shape == (48, 48, 3) and "scene(s) of 3 noisy shots" in d.summary()
+    batch = next(iter(d.loader(8, 0, torch.device("cpu"))))
+    assert batch.shape == (8, 3, 32, 32)
+    same_place = batch[:, 0] - batch[:, 1]  # two shots of one scene cut at the same place differ by noise only
+    assert same_place.abs().mean() < 0.15 and same_place.mean().abs() < 0.02
+    cv2.imwrite(str(tmp_path / "b" / "scene1" / "0.png"), np.zeros((40, 48), np.uint8))
+    with pytest.raises(DaekitError, match="shots differ in size"):
+        load_dataset("images", tmp_path / "b", bursts=True, val_fraction=0.0, patch_size=32).folder.get(1)
+    (tmp_path / "flat").mkdir()
+    cv2.imwrite(str(tmp_path / "flat" / "a.png"), np.zeros((48, 48), np.uint8))
+    with pytest.raises(DaekitError, match="no folder under .* holds two or more images"):
+        load_dataset("images", tmp_path / "flat", bursts=True)
+
+
+def test_noise2noise_learns_from_real_bursts_and_validates_without_references(tmp_path, capsys):
+    import numpy as np
+
+    from daekit.api import Denoiser
+    from daekit.cli import main
+
+    clean = _bursts(tmp_path / "b", scenes=8)
+    run = tmp_path / "run"
+    assert main(["train", "--data", "images", "--data-dir", str(tmp_path / "b"), "--noise", "none", "--target", "noise2noise",
+                 "--out", str(run), "--epochs", "6", "--set", "data.bursts=true", "--set", "data.patch_size=32",
+                 "--set", "data.patches_per_epoch=2048", "--set", "data.val_fraction=0.25", "--set", "train.lr=3e-3",
+                 "--set", "model.args={channels: [16, 16]}", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "best validation score" in out and "PSNR needs them" in out
+    import json
+
+    rows = [json.loads(r) for r in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["val_reference"] == "noisy" and r["val_ssim"] is None for r in rows)
+    assert max(r["val_psnr"] for r in rows) > rows[-1]["val_noisy_psnr"] + 1  # beats one shot against another
+    den = Denoiser.load(run)
+    rng = np.random.default_rng(9)
+    c = clean[0] / 255.0
+    noisy = np.clip(c + rng.normal(0, 20 / 255, c.shape), 0, 1).astype(np.float32)
+    mse = lambda a: float(np.mean((a - c) ** 2))  # noqa: E731
+    assert mse(den.denoise_image(noisy[..., None])[..., 0]) < mse(noisy) / 2  # it denoises, never having seen a clean image
+
+
+def test_the_self_supervised_score_ranks_denoisers_as_the_true_error_does():
+    from daekit.noise import parse_noise
+    from daekit.targets import self_supervised_scores
+
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    clean = (0.3 + 0.4 * torch.sin(xx / 9) * torch.cos(yy / 13)).expand(8, 1, 64, 64).contiguous()
+    noisy = parse_noise("gaussian:40")(clean, make_generator(3))
+
+    def box(k: int) -> torch.nn.Module:
+        m = torch.nn.Conv2d(1, 1, k, padding=k // 2, padding_mode="reflect", bias=False)
+        torch.nn.init.constant_(m.weight, 1.0 / k**2)
+        return m
+
+    models = {k: box(k) for k in (1, 3, 5, 9, 21)}  # 1: the identity
+    true = {k: -float(((m(noisy).detach().clamp(0, 1) - clean) ** 2).mean()) for k, m in models.items()}
+    score = {k: self_supervised_scores(m, noisy, "blind-spot", 0.05, 1, seed=0)["psnr"] for k, m in models.items()}
+    assert sorted(models, key=true.get) == sorted(models, key=score.get), (true, score)
+    pair = torch.cat([noisy, parse_noise("gaussian:40")(clean, make_generator(4))], dim=1)
+    n2n = {k: self_supervised_scores(m, pair, "noise2noise", 0.05, 2, seed=0)["psnr"] for k, m in models.items()}
+    assert sorted(models, key=true.get) == sorted(models, key=n2n.get), (true, n2n)
+
+
+def test_noisy_data_are_not_scored_against_themselves(tmp_path):
+    """A noisy_once run validates self-supervised: scoring the output against the noisy image itself would
+    make the identity the best checkpoint."""
+    cfg = resolve_config(sets=tiny_sets(tmp_path / "r", "data.noisy_once=gaussian:50", "noise=none", "train.target=blind-spot",
+                                        "data.resize=16", "train.mask_fraction=0.1", "train.epochs=2"))
+    r = fit(cfg, progress=False)
+    assert r.history[-1]["val_reference"] == "noisy" and r.best["ssim"] is None
+
+
+def test_data_and_targets_that_do_not_fit_together_are_refused(tmp_path):
+    with pytest.raises(DaekitError, match="noisy_copies 2 needs data.noisy_once"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "a", "data.noisy_copies=2")), progress=False)
+    with pytest.raises(DaekitError, match="data.bursts needs a folder"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "b", "data.bursts=true")), progress=False)
+    with pytest.raises(DaekitError, match="no clean one: train with --target noise2noise"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "c", "data.noisy_once=gaussian:25", "data.noisy_copies=2")), progress=False)
+    with pytest.raises(DaekitError, match="needs two noisy shots"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "d", "data.noisy_once=gaussian:25", "noise=none",
+                                          "train.target=noise2noise")), progress=False)
+    with pytest.raises(DaekitError, match="noisy_copies"):
+        resolve_config(sets=["data.noisy_copies=0"])
+
+
+def test_evaluate_measures_a_noisy_once_run_against_clean_images_with_its_noise(tmp_path, capsys):
+    from daekit.api import Denoiser, evaluate_on
+    from daekit.cli import main
+
+    run = tmp_path / "r"
+    fit(resolve_config(sets=tiny_sets(run, "data.noisy_once=gaussian:50", "noise=none", "train.target=blind-spot",
+                                      "train.mask_fraction=0.1", "train.epochs=2")), progress=False)
+    den = Denoiser.load(run)
+    for split in ("test", "val"):  # the validation images, clean this time: the same split by the seed
+        res = evaluate_on(den, split=split)
+        assert res["noise"] == "gaussian:50" and 5 < res["noisy_psnr"] < 20 and 5 < res["psnr"] < 60, res  # vs clean images
+    assert main(["evaluate", "--model", str(run), "--noise", "gaussian:25"]) == 0
+    assert "gaussian:25" in capsys.readouterr().out
+    run2 = tmp_path / "r2"
+    fit(resolve_config(sets=tiny_sets(run2, "data.resize=16", "noise=none", "train.target=blind-spot", "train.epochs=1")), progress=False)
+    with pytest.raises(DaekitError, match="learned from noisy images .*--noise gaussian:25"):
+        evaluate_on(Denoiser.load(run2))

@@ -473,18 +473,26 @@ def evaluate_on(
         raise DaekitError(f"unknown split {split!r}; use test or val")
     limit = None if limit is None else checks.positive(limit, "limit")
     seed = checks.seed(seed)
+    # the noise the model learned to remove: with data.noisy_once, the data's own (the run's `noise` is then often none)
+    noise = noise or (cfg.data.noisy_once if cfg.data.noisy_once and cfg.noise == "none" else cfg.noise)
+    own = name == cfg.data.name
+    if own and not data_dir and cfg.data.bursts:
+        raise DaekitError("this run's bursts are noisy shots with no clean reference, and PSNR needs one: evaluate on a "
+                          "folder of clean images with --data images --data-dir DIR --noise SPEC")
+    if noise == "none" and (cfg.train.target != "clean" or cfg.data.bursts):
+        raise DaekitError("this run learned from noisy images (noise none): say which noise to add to clean test images, "
+                          "e.g. --noise gaussian:25, and where they are (--data images --data-dir DIR)")
     folder = data_dir if data_dir else (cfg.data.dir if name == cfg.data.name else None)
     if name in FOLDER_SETS and split == "test":
         clean = _folder_images(denoiser, resolve_data_dir(name, folder), limit)
     else:
         # the model's own data as it was split for training; another set at the size and channels it was trained on
-        own = name == cfg.data.name
-        ds = load_configured(dataclasses.replace(cfg.data, name=name, dir=folder, download=False,
-                                                 limit=cfg.data.limit if own else None), cfg.seed)
+        ds = load_configured(dataclasses.replace(cfg.data, name=name, dir=folder, download=False, noisy_once=None,
+                                                 noisy_copies=1, bursts=False, limit=cfg.data.limit if own else None), cfg.seed)
         clean = ds.test if split == "test" else ds.val
     if limit:
         clean = clean[:limit]
     if len(clean) == 0:
         raise DaekitError(f"{name} has no {split} images to evaluate on")
-    res = denoiser.evaluate(clean, noise or cfg.noise, seed)
+    res = denoiser.evaluate(clean, noise, seed)
     return {"data": name, "split": split, **res}

@@ -301,7 +301,11 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     if not distributed.context().is_main:  # under torchrun, rank 0 reports
         return 0
-    print(f"best val PSNR {b.get('psnr', float('nan')):.2f} dB, SSIM {b.get('ssim', float('nan')):.3f} at epoch {b.get('epoch')}")
+    if b.get("ssim") is None and b.get("psnr") is not None:  # no clean references: a self-supervised score
+        print(f"best validation score {b['psnr']:.2f} dB against noisy pixels at epoch {b.get('epoch')} "
+              "(no clean references: PSNR needs them; see `daekit evaluate`)")
+    else:
+        print(f"best val PSNR {b.get('psnr', float('nan')):.2f} dB, SSIM {b.get('ssim', float('nan')):.3f} at epoch {b.get('epoch')}")
     print(f"run folder: {result.run_dir}  (checkpoints/best.safetensors, metrics.jsonl, config.yaml)")
     return 0
 

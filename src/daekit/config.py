@@ -85,6 +85,11 @@ class DataConfig:
     # image): the data set then holds noisy images only, as a folder of someone's noisy photos does. For
     # measuring training without clean images (train.target) on data that has references; test sets stay clean.
     noisy_once: Optional[NoiseSpec] = None
+    # with noisy_once: this many independent noisy copies of each image (2: the Noise2Noise protocol's pairs)
+    noisy_copies: int = Field(1, ge=1, le=8)
+    # image folders: each subfolder is one scene holding two or more registered noisy shots of it (a burst,
+    # e.g. frames of a microscope time series of a still sample): train.target noise2noise learns one from another
+    bursts: bool = False
 
 
 @dataclass(config=_STRICT)

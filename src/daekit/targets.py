@@ -17,7 +17,16 @@ mask), drawing any randomness from the step's generator, so a run stays reproduc
   assumption: the neighbours then predict part of the noise too.
 
 With ``data: images`` and ``noise: none`` the loader's images are the user's noisy photos themselves:
-blind-spot training then needs nothing else.
+blind-spot training then needs nothing else. Noise2Noise needs two noisy shots of each scene: real ones
+(``data.bursts``: a folder per scene) or drawn ones (``data.noisy_copies: 2`` with ``data.noisy_once``);
+a batch then stacks each item's shots along the channels (``frames``) and the step picks two of them.
+
+Validation without references. When the data hold no clean image (``noise: none``, ``data.noisy_once``,
+shots), PSNR against a clean reference cannot be measured; ``self_supervised_scores`` measures what can
+be: the blind-spot loss on fixed hidden pixels of the validation images, or for Noise2Noise the error
+against a second shot, both as dB. With noise independent of the signal, each is the true error plus a
+constant (the noise's variance), so the best checkpoint by it is the best by the true error too
+(Noise2Self's argument); its value is not a PSNR against the clean image and is named so.
 """
 from __future__ import annotations
 
@@ -26,7 +35,9 @@ from typing import Callable
 import torch
 
 from .errors import DaekitError
-from .noise import Noise
+from .noise import Noise, make_generator
+from .runtime import Precision, denoise_batches
+from .seeding import derive_seed
 
 TARGETS = ("clean", "noise2noise", "blind-spot")
 RADIUS = 2  # the neighbourhood a hidden pixel's stand-in is drawn from: 5x5 without its centre
@@ -57,19 +68,80 @@ def hide_pixels(x: torch.Tensor, fraction: float, generator: torch.Generator) ->
     return torch.where(mask, stand_in, x), mask
 
 
-def make_step(target: str, noise: Noise, fraction: float) -> Step:
-    """The training step's (input, target, mask) for ``train.target`` (see the module docstring)."""
+def shots(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """A batch of stacked shots (B, frames * C, H, W) as (B, frames, C, H, W) (a view)."""
+    return x.view(x.shape[0], frames, x.shape[1] // frames, *x.shape[2:])
+
+
+def two_shots(noisy: torch.Tensor, raw: torch.Tensor, frames: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per item, a random shot of `noisy` and a different random shot of `raw` (both (B, frames * C, H, W))."""
+    b = noisy.shape[0]
+    kw = {"device": noisy.device, "generator": generator}
+    i = torch.randint(0, frames, (b,), **kw)
+    j = (i + torch.randint(1, frames, (b,), **kw)) % frames  # never the same shot
+    rows = torch.arange(b, device=noisy.device)
+    return shots(noisy, frames)[rows, i], shots(raw, frames)[rows, j]
+
+
+def make_step(target: str, noise: Noise, fraction: float, frames: int = 1) -> Step:
+    """The training step's (input, target, mask) for ``train.target`` (see the module docstring).
+    `frames` > 1: each item of a batch stacks that many noisy shots along the channels."""
     if target == "clean":
         return lambda clean, noisy, g: (noisy, clean, None)
     if target == "noise2noise":
+        if frames > 1:  # real (or drawn-once) shots: one is the input (with any extra noise), another the target
+            return lambda raw, noisy, g: two_shots(noisy, raw, frames, g) + (None,)
         return lambda clean, noisy, g: (noisy, noise(clean, g), None)
     if target == "blind-spot":
         def blind(clean: torch.Tensor, noisy: torch.Tensor, g: torch.Generator):
+            if frames > 1:  # one shot of each item
+                noisy, _ = two_shots(noisy, noisy, frames, g)
             hidden, mask = hide_pixels(noisy, fraction, g)
             return hidden, noisy, mask
 
         return blind
     raise DaekitError(f"unknown train.target {target!r}; use {', '.join(TARGETS)}")
+
+
+def _masked_psnr(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Per-image PSNR (dB, data range 1) over the masked positions (all of them without a mask)."""
+    err = (out.float() - target.float()) ** 2
+    if mask is None:
+        mse = err.flatten(1).mean(1)
+    else:
+        m = mask.expand_as(err).float()
+        mse = (err * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
+    return 10 * torch.log10(1 / mse.clamp_min(1e-10))
+
+
+@torch.no_grad()
+def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torch.Tensor], target: str, fraction: float,
+                           frames: int, seed: int, batch_size: int = 1024, precision: Precision | None = None) -> dict[str, float]:
+    """Validation without clean references (see the module docstring), mean over images:
+
+    * ``psnr``: blind-spot: the output at fixed hidden pixels (the stand-ins in place, as in training)
+      against their own noisy values; noise2noise: the output for shot 0 against shot 1.
+    * ``noisy_psnr``: the same for doing nothing (the stand-in pixel; shot 0 itself): the bar to clear.
+
+    The hidden pixels are drawn from `seed`, the same in every epoch.
+    """
+    items = val if isinstance(val, list) else [val[i : i + batch_size] for i in range(0, len(val), batch_size)]
+    scores, bars = [], []
+    for k, x in enumerate(items):
+        x = shots(x, frames) if frames > 1 else x.unsqueeze(1)
+        if target == "noise2noise":
+            if frames < 2:
+                raise DaekitError("noise2noise validation without references needs two shots of each validation image")
+            inp, ref, mask = x[:, 0], x[:, 1], None
+        elif target == "blind-spot":
+            ref = x[:, 0]
+            inp, mask = hide_pixels(ref, fraction, make_generator(derive_seed(seed, k), "cpu"))
+        else:
+            raise DaekitError(f"train.target {target} has no self-supervised validation")
+        out = denoise_batches(model, inp, batch_size, precision).clamp(0, 1)
+        scores.append(_masked_psnr(out, ref, mask))
+        bars.append(_masked_psnr(inp, ref, mask))
+    return {"psnr": float(torch.cat(scores).mean()), "ssim": None, "noisy_psnr": float(torch.cat(bars).mean())}
 
 
 def masked_loss(loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:

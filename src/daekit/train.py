@@ -33,7 +33,7 @@ from .noise import Noise, make_generator, parse_noise
 from .runtime import Precision, denoise_batches, select_device
 from .runfolder import RunFolder
 from .seeding import CORRUPT, SHUFFLE, VALIDATION, derive_seed
-from .targets import Step, make_step, masked_loss
+from .targets import Step, make_step, masked_loss, self_supervised_scores
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
@@ -423,13 +423,21 @@ def fit(
         init_weights(model, cfg.train.init)
     if device.type in ("cuda", "cpu") and cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
-    val_noisy = corrupt_fixed(noise, data.val, derive_seed(cfg.seed, VALIDATION))  # (N, C, H, W), on the CPU
+    frames = getattr(data, "frames", 1)
+    references = has_references(cfg, frames)
+    check_target(cfg, frames, model)
+    # validation: PSNR against the clean images where the data have them, else a self-supervised score
+    val_seed = derive_seed(cfg.seed, VALIDATION)
+    val_noisy = corrupt_fixed(noise, data.val, val_seed) if references else None  # (N, C, H, W), on the CPU
     noise.to(device)
     loss_fn = LOSSES[loss_name(cfg.train.loss, model, cfg.model.name, cfg.train.target)]
-    if cfg.train.target == "blind-spot" and model.geometry.fixed_size is not None:
-        raise DaekitError(f"train.target blind-spot needs a convolutional model (any image size); {cfg.model.name!r} is "
-                          "dense: it sees every pixel at once, the hidden one's stand-in too")
-    step = None if cfg.train.target == "clean" else make_step(cfg.train.target, noise, cfg.train.mask_fraction)
+    step = None if cfg.train.target == "clean" else make_step(cfg.train.target, noise, cfg.train.mask_fraction, frames)
+
+    def validate() -> dict[str, Any]:
+        if references:
+            return evaluate(model, data.val, val_noisy, cfg.train.val_batch_size)
+        return self_supervised_scores(model, data.val, cfg.train.target, cfg.train.mask_fraction, frames, val_seed,
+                                      cfg.train.val_batch_size)
     # train.batch_size is per rank: every rank draws the same global batch and trains on its shard
     global_batch = cfg.train.batch_size * ctx.world
     shard = ctx.shard(global_batch) if ctx.active else None
@@ -510,13 +518,13 @@ def fit(
                                                  step=step)
                 train_loss = float(ctx.mean(torch.tensor(train_loss)))
                 seconds = time.perf_counter() - t0
-                val = ctx.broadcast(evaluate(model, data.val, val_noisy, cfg.train.val_batch_size) if ctx.is_main else None)
+                val = ctx.broadcast(validate() if ctx.is_main else None)
                 if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     scheduler.step(val["psnr"])
                 row = {
                     "epoch": epoch + 1, "train_loss": train_loss, "val_psnr": val["psnr"], "val_ssim": val["ssim"],
                     "val_noisy_psnr": val["noisy_psnr"], "lr": lr, "seconds": seconds,
-                    "samples_per_s": n_samples / seconds,
+                    "samples_per_s": n_samples / seconds, "val_reference": "clean" if references else "noisy",
                 }
                 history.append(row)
                 improved = val["psnr"] > best["psnr"]
@@ -530,7 +538,9 @@ def fit(
                     run.append_metrics(row)
                 last_save = time.monotonic()
                 epoch_bar.update(1)
-                epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})")
+                epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})"
+                                          if references else
+                                          f"loss {train_loss:.4g}  val self-supervised {val['psnr']:.2f} dB (as is {val['noisy_psnr']:.2f})")
                 if cfg.train.patience is not None and epochs_wo_improvement >= cfg.train.patience:
                     if progress:
                         tqdm.write(f"early stopping after epoch {epoch + 1}: no better val PSNR for {cfg.train.patience} epochs")
@@ -543,7 +553,13 @@ def fit(
         raise
     finally:
         epoch_bar.close()
-    if progress and history and ctx.is_main:
+    if progress and history and ctx.is_main and not references:
+        tqdm.write("validation had no clean references: its score is the error against noisy pixels (in dB), which ranks "
+                   "checkpoints as the true error does but is not a PSNR; measure PSNR with `daekit evaluate` on clean images")
+        if best["psnr"] < history[-1]["val_noisy_psnr"]:
+            tqdm.write(f"warning: the model predicts the validation pixels worse ({best['psnr']:.2f} dB) than leaving the input as "
+                       f"it is ({history[-1]['val_noisy_psnr']:.2f} dB): it has not learned; train longer or lower train.lr")
+    elif progress and history and ctx.is_main:
         blank = constant_psnr(data.val)
         if best["psnr"] <= blank + COLLAPSE_MARGIN_DB:  # also for a compression AE, which has no corrupted input
             tqdm.write(f"warning: the model did not learn: its best validation PSNR ({best['psnr']:.2f} dB) is hardly above a "
@@ -563,6 +579,30 @@ def fit(
         ctx.barrier()  # the best checkpoint is written before anyone reads it
     best_model = build_model(load_checkpoint(run.best)) if run.best.exists() else model
     return FitResult(model=best_model.to(device).eval(), config=cfg, history=history, run_dir=run.out, best=best)
+
+
+def has_references(cfg: Config, frames: int = 1) -> bool:
+    """Whether validation can compare with clean images: the target is the clean image, or the images are
+    clean and `noise` corrupts them. Noisy data (``noise: none`` with a no-clean target, ``data.noisy_once``,
+    shots) have none: validation is self-supervised (``targets.self_supervised_scores``)."""
+    if cfg.train.target == "clean":
+        return True
+    return frames == 1 and not cfg.data.noisy_once and parse_noise(cfg.noise).name != "none"
+
+
+def check_target(cfg: Config, frames: int, model: nn.Module) -> None:
+    """Refuses, in one line, a training target that cannot work with this data and model."""
+    t = cfg.train.target
+    if t == "blind-spot" and model.geometry.fixed_size is not None:
+        raise DaekitError(f"train.target blind-spot needs a convolutional model (any image size); {cfg.model.name!r} is "
+                          "dense: it sees every pixel at once, the hidden one's stand-in too")
+    if t == "clean" and frames > 1:
+        raise DaekitError(f"the data hold {frames} noisy shots of each image and no clean one: train with "
+                          "--target noise2noise (one shot learns another) or --target blind-spot")
+    if t == "noise2noise" and frames < 2 and (cfg.data.noisy_once or parse_noise(cfg.noise).name == "none"):
+        raise DaekitError("train.target noise2noise needs two noisy shots of each image: real ones (data.bursts: a subfolder "
+                          "per scene) or drawn ones (data.noisy_copies: 2 with data.noisy_once); with one noisy image each, "
+                          "use --target blind-spot")
 
 
 def _stopped(run: RunFolder, where: str) -> str:

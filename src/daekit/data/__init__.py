@@ -23,7 +23,11 @@ DESCRIPTIONS: dict[str, str] = {}
 
 @dataclass
 class ImageData:
-    """Train / validation / test images as float32 tensors (N, C, H, W) in [0, 1], labels as int64."""
+    """Train / validation / test images as float32 tensors (N, C, H, W) in [0, 1], labels as int64.
+
+    ``frames`` > 1 (``data.noisy_copies``): each training and validation item holds that many noisy shots
+    of one image, stacked along the channels (N, frames * C, H, W); the test images stay single and clean.
+    """
 
     name: str
     train: torch.Tensor
@@ -32,10 +36,12 @@ class ImageData:
     train_labels: torch.Tensor
     val_labels: torch.Tensor
     test_labels: torch.Tensor
+    frames: int = 1
 
     @property
     def channels(self) -> int:
-        return int(self.train.shape[1])
+        """Channels of one image (what a model sees), not of the stacked shots."""
+        return int(self.train.shape[1]) // self.frames
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -44,8 +50,9 @@ class ImageData:
     def summary(self) -> str:
         """One line for the user: the split and the image size."""
         h, w = self.image_size
+        shots = f", {self.frames} noisy shots of each" if self.frames > 1 else ""
         return (f"data: {self.name}: {len(self.train):,} training and {len(self.val):,} validation images "
-                f"({len(self.test):,} test), {h}x{w}, {'gray' if self.channels == 1 else f'{self.channels} channels'}")
+                f"({len(self.test):,} test), {h}x{w}, {'gray' if self.channels == 1 else f'{self.channels} channels'}{shots}")
 
 
 @DATASETS.register("digits")
@@ -143,7 +150,7 @@ def load_configured(d: Any, seed: int, device_type: str = "cpu") -> "ImageData |
     return load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=seed, limit=d.limit, resize=d.resize,
                         download=d.download, channels=d.channels, patch_size=d.patch_size,
                         patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers,
-                        device_type=device_type, noisy_once=d.noisy_once)
+                        device_type=device_type, noisy_once=d.noisy_once, noisy_copies=d.noisy_copies, bursts=d.bursts)
 
 
 def load_dataset(
@@ -162,6 +169,8 @@ def load_dataset(
     workers: int = 0,
     device_type: str = "cpu",
     noisy_once: str | None = None,
+    noisy_copies: int = 1,
+    bursts: bool = False,
 ) -> "ImageData | PatchData":
     """Loads a registered data set into memory and holds out a validation split fixed by `seed`.
 
@@ -177,18 +186,25 @@ def load_dataset(
             patches_per_epoch None sizes it to the folder and `device_type` (``folder.auto_patches``).
         noisy_once: Corrupt every training and validation image once with this noise spec (a fixed draw
             per image; the test images stay clean): noisy-only data, for training without clean images.
+        noisy_copies: With `noisy_once`, this many independent noisy copies of each image, stacked along
+            the channels (``ImageData.frames``): Noise2Noise's pairs.
+        bursts: Image folders only: each subfolder is one scene of registered noisy shots (see folder.py).
 
     Returns:
         ImageData (everything in memory) or, for image folders, PatchData (patches drawn per epoch).
     """
     root = resolve_data_dir(name, data_dir)
+    if noisy_copies > 1 and not noisy_once:
+        raise DaekitError(f"data.noisy_copies {noisy_copies} needs data.noisy_once (the noise each copy is drawn with)")
+    if bursts and name not in FOLDER_SETS:
+        raise DaekitError(f"data.bursts needs a folder of images (data images, with --data-dir); {name!r} is not one")
     if name in FOLDER_SETS:
         if not 0.0 <= val_fraction < 1.0:
             raise DaekitError(f"val_fraction must be in [0, 1), got {val_fraction}")
         return load_image_folder(
             name, root, val_fraction=val_fraction, seed=seed, limit=limit, channels=channels, patch_size=patch_size,
             patches_per_epoch=patches_per_epoch, cache_mb=cache_mb, workers=workers, device_type=device_type,
-            noisy_once=noisy_once,
+            noisy_once=noisy_once, noisy_copies=noisy_copies, bursts=bursts,
         )
     if download and root is not None:
         download_idx_set(name, root)
@@ -204,11 +220,13 @@ def load_dataset(
     if len(train_idx) == 0:
         raise DaekitError(f"data set {name!r}: no training images left after the validation split")
     train_all, test = to_tensor(xtr, resize), to_tensor(xte, resize)
-    if noisy_once:  # one fixed draw for the whole training file (train and validation); the test set stays clean
+    if noisy_once:  # fixed draws for the whole training file (train and validation); the test set stays clean
         from ..noise import make_generator, parse_noise
         from ..seeding import NOISY_ONCE, derive_seed
 
-        train_all = parse_noise(noisy_once)(train_all, make_generator(derive_seed(seed, NOISY_ONCE)))
+        noise = parse_noise(noisy_once)
+        keys = [(seed, NOISY_ONCE)] + [(seed, NOISY_ONCE, k) for k in range(1, noisy_copies)]  # copy 0 as with one copy
+        train_all = torch.cat([noise(train_all, make_generator(derive_seed(*key))) for key in keys], dim=1)
     ytr_t, yte_t = torch.as_tensor(np.asarray(ytr, dtype=np.int64)), torch.as_tensor(np.asarray(yte, dtype=np.int64))
     return ImageData(
         name=name,
@@ -218,6 +236,7 @@ def load_dataset(
         train_labels=ytr_t[train_idx],
         val_labels=ytr_t[val_idx],
         test_labels=yte_t,
+        frames=noisy_copies if noisy_once else 1,
     )
 
 

@@ -13,6 +13,11 @@ Two ways to serve the same patches:
   batch needs through a bounded LRU cache, so memory stays bounded however large the folder.
 
 Validation uses whole held-out images (centre-cropped to at most ``VAL_CROP`` pixels a side).
+
+Bursts (``data.bursts``, for Noise2Noise on real shots): each subfolder holding two or more images is one
+scene, its shots registered (same size, same framing). An item is then its first ``frames`` shots stacked
+along the channels, (H, W, frames * C), so that a patch cuts every shot at the same place; the training
+step picks two of them (``targets``). ``data.noisy_copies`` stacks independent noisy copies the same way.
 """
 from __future__ import annotations
 
@@ -45,20 +50,25 @@ def conform(img: np.ndarray, channels: int) -> np.ndarray:
     return np.repeat(img, channels, axis=2)
 
 
+Item = Path | tuple[Path, ...]  # one image, or the shots of one scene (a burst)
+
+
 class ImageFolder:
     """Image files read on demand, with a least-recently-used cache bounded in bytes.
 
     Args:
-        paths: The image files.
-        channels: 1 or 3; images are converted to it.
+        paths: The image files; a tuple of files is one burst, its shots stacked along the channels.
+        channels: 1 or 3; images are converted to it (the channels of one shot).
         cache_bytes: Most bytes of decoded images kept (0 = none); oldest evicted first.
         min_size: Images smaller than this a side are reflect-padded up to it (so a patch fits).
+        corrupt: ``data.noisy_once``: (path, image) -> the image corrupted once (or its noisy copies
+            stacked along the channels), as float32.
     """
 
-    def __init__(self, paths: list[Path], channels: int, cache_bytes: int, min_size: int = 1,
+    def __init__(self, paths: list[Item], channels: int, cache_bytes: int, min_size: int = 1,
                  corrupt: Callable[[Path, np.ndarray], np.ndarray] | None = None) -> None:
         self.paths, self.channels, self.cache_bytes, self.min_size = list(paths), int(channels), int(cache_bytes), int(min_size)
-        self.corrupt = corrupt  # data.noisy_once: (path, image) -> the image corrupted once, as float32
+        self.corrupt = corrupt
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._held = 0
 
@@ -74,14 +84,21 @@ class ImageFolder:
         if i in self._cache:
             self._cache.move_to_end(i)
             return self._cache[i]
-        img, _ = decode_image(self.paths[i])
-        img = conform(img, self.channels)
+        item = self.paths[i]
+        files = item if isinstance(item, tuple) else (item,)
+        shots = [conform(decode_image(f)[0], self.channels) for f in files]
+        if len({s.shape[:2] for s in shots}) > 1:
+            sizes = ", ".join(f"{f.name} {s.shape[1]}x{s.shape[0]}" for f, s in zip(files, shots))
+            raise DaekitError(f"burst {files[0].parent}: its shots differ in size ({sizes}); a burst's shots must be registered")
+        if len({s.dtype for s in shots}) > 1:
+            shots = [to_float(s) for s in shots]
+        img = shots[0] if len(shots) == 1 else np.concatenate(shots, axis=2)
         h, w = img.shape[:2]
         if h < self.min_size or w < self.min_size:
             ph, pw = max(0, self.min_size - h), max(0, self.min_size - w)
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
         if self.corrupt is not None:
-            img = self.corrupt(self.paths[i], img)
+            img = self.corrupt(files[0], img)
         if img.nbytes <= self.cache_bytes:
             self._cache[i] = img
             self._held += img.nbytes
@@ -220,9 +237,11 @@ class PatchData:
     patches_per_image: int = 8
     workers: int = 0
     in_memory: bool = True
+    frames: int = 1  # noisy shots per item (bursts, data.noisy_copies), stacked along the channels
 
     @property
     def channels(self) -> int:
+        """Channels of one shot (what a model sees)."""
         return self.folder.channels
 
     @property
@@ -236,7 +255,8 @@ class PatchData:
     def summary(self) -> str:
         """One line for the user: what was found, what is held out, what an epoch is."""
         ps = self.patch_size
-        return (f"data: {self.name}: {len(self.folder)} image(s) for training, {len(self.val)} held out for validation; "
+        what = f"scene(s) of {self.frames} noisy shots" if self.frames > 1 else "image(s)"
+        return (f"data: {self.name}: {len(self.folder)} {what} for training, {len(self.val)} held out for validation; "
                 f"{self.patches_per_epoch:,} random {ps}x{ps} patches per epoch "
                 f"({'held in memory' if self.in_memory else 'read from disk as needed'})")
 
@@ -296,9 +316,10 @@ def whole_images(folder: ImageFolder, indices: list[int], crop: int | None = VAL
     return out
 
 
-def corrupt_once(spec: str, seed: int) -> Callable[[Path, np.ndarray], np.ndarray]:
+def corrupt_once(spec: str, seed: int, copies: int = 1) -> Callable[[Path, np.ndarray], np.ndarray]:
     """``data.noisy_once``: an image corrupted by `spec` with a draw fixed by (seed, its file name), so the
-    same file is the same noisy image in every epoch, every worker and every run with that seed."""
+    same file is the same noisy image in every epoch, every worker and every run with that seed; with
+    `copies` > 1, that many independent noisy copies stacked along the channels (copy 0 as with one)."""
     import zlib
 
     from ..noise import make_generator, parse_noise
@@ -308,10 +329,29 @@ def corrupt_once(spec: str, seed: int) -> Callable[[Path, np.ndarray], np.ndarra
 
     def apply(path: Path, img: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(to_float(img)).permute(2, 0, 1)[None]  # (1, C, H, W)
-        g = make_generator(derive_seed(seed, NOISY_ONCE, zlib.crc32(Path(path).name.encode())))
-        return np.ascontiguousarray(noise(x, g)[0].permute(1, 2, 0).numpy(), dtype=np.float32)
+        key = zlib.crc32(Path(path).name.encode())
+        keys = [(seed, NOISY_ONCE, key)] + [(seed, NOISY_ONCE, key, k) for k in range(1, copies)]
+        out = torch.cat([noise(x, make_generator(derive_seed(*k))) for k in keys], dim=1)
+        return np.ascontiguousarray(out[0].permute(1, 2, 0).numpy(), dtype=np.float32)
 
     return apply
+
+
+MAX_SHOTS = 8  # shots of a burst used per scene (each is held in memory with the scene)
+
+
+def find_bursts(root: Path) -> tuple[list[tuple[Path, ...]], int]:
+    """``data.bursts``: the scenes under `root` (each folder holding two or more images, not searched
+    deeper) and the number of shots used per scene: the fewest any scene has, at most MAX_SHOTS."""
+    by_folder: dict[Path, list[Path]] = {}
+    for p in find_images([root]):
+        by_folder.setdefault(p.parent, []).append(p)
+    scenes = [tuple(sorted(shots)) for _, shots in sorted(by_folder.items()) if len(shots) >= 2]
+    if not scenes:
+        raise DaekitError(f"data.bursts: no folder under {root} holds two or more images; put the shots of each scene "
+                          "(two or more noisy images of the same still view) in a subfolder of their own")
+    frames = min(MAX_SHOTS, min(len(s) for s in scenes))
+    return [s[:frames] for s in scenes], frames
 
 
 def auto_patches(n_images: int, device_type: str = "cpu") -> int:
@@ -328,13 +368,20 @@ PATCHES_PER_IMAGE, MIN_PATCHES, CPU_PATCHES = 256, 2048, 12800
 def load_image_folder(
     name: str, root: Path, *, val_fraction: float, seed: int, limit: int | None, channels: int | None,
     patch_size: int, patches_per_epoch: int | None, cache_mb: int, workers: int, test_dir: Path | None = None,
-    device_type: str = "cpu", noisy_once: str | None = None,
+    device_type: str = "cpu", noisy_once: str | None = None, noisy_copies: int = 1, bursts: bool = False,
 ) -> PatchData:
     """A folder of images (searched recursively) as a PatchData, with a validation split fixed by `seed`;
-    `patches_per_epoch` None is ``auto_patches`` for the folder and `device_type`."""
+    `patches_per_epoch` None is ``auto_patches`` for the folder and `device_type`. With `bursts`, each
+    subfolder of two or more images is one scene (``find_bursts``)."""
     if not root.is_dir():
         raise DaekitError(f"image folder not found: {root}")
-    paths = find_images([root])
+    frames = noisy_copies if noisy_once else 1
+    if bursts:
+        if noisy_once:
+            raise DaekitError("data.bursts are noisy shots already: leave data.noisy_once unset")
+        paths, frames = find_bursts(root)
+    else:
+        paths = find_images([root])
     perm = np.random.default_rng(np.random.SeedSequence([int(seed), 17])).permutation(len(paths))
     if limit is not None:
         perm = perm[: int(limit)]
@@ -344,16 +391,18 @@ def load_image_folder(
     train_paths = [paths[i] for i in sorted(perm[n_val:])]
     val_paths = [paths[i] for i in sorted(perm[:n_val])]
     if channels is None:  # the first image decides; others are converted to it
-        channels = decode_image(train_paths[0])[0].shape[2]
+        first = train_paths[0]
+        channels = decode_image(first[0] if isinstance(first, tuple) else first)[0].shape[2]
     if channels not in (1, 3):
         raise DaekitError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
     budget = int(cache_mb) << 20
-    corrupt = corrupt_once(noisy_once, seed) if noisy_once else None
+    corrupt = corrupt_once(noisy_once, seed, noisy_copies) if noisy_once else None
     train = ImageFolder(train_paths, channels, budget, min_size=patch_size, corrupt=corrupt)
-    total = sum(p.stat().st_size for p in train_paths)
+    files = [f for p in train_paths for f in (p if isinstance(p, tuple) else (p,))]
+    total = sum(f.stat().st_size for f in files)
     # compressed size is a lower bound of the decoded size; decode-check only when it may fit
-    grow = 4 if noisy_once else 1  # corrupted once, an image is held as float32: up to 4x its 8-bit size
-    in_memory = total <= budget and grow * _decoded_bytes(train_paths, channels) <= budget
+    grow = 4 * noisy_copies if noisy_once else 1  # corrupted once, an image is held as float32: 4x its 8-bit size a copy
+    in_memory = total <= budget and grow * _decoded_bytes(files, channels) <= budget
     val_folder = ImageFolder(val_paths, channels, 0, corrupt=corrupt)
     test = []
     if test_dir is not None and test_dir.is_dir():
@@ -361,7 +410,7 @@ def load_image_folder(
         test = whole_images(tf, list(range(len(tf))), crop=None)
     return PatchData(
         name=name, folder=train, val=whole_images(val_folder, list(range(len(val_folder)))), test=test,
-        patch_size=int(patch_size), workers=int(workers), in_memory=in_memory,
+        patch_size=int(patch_size), workers=int(workers), in_memory=in_memory, frames=frames,
         patches_per_epoch=int(patches_per_epoch or auto_patches(len(train_paths), device_type)),
     )
 
