@@ -108,8 +108,8 @@ def test_noisy_once_data_hold_one_fixed_noisy_copy_and_clean_tests(tmp_path):
 
 
 def test_the_guides_noisy_folder_commands_run(tmp_path, capsys):
-    """docs/guide.md: `daekit train --data images --data-dir noisy_photos/ --noise none --target blind-spot --out
-    runs/mine`, then `daekit denoise --model runs/mine noisy.png -o clean.png` (small: 1 short epoch)."""
+    """docs/guide.md, "Training without clean images": train on a noisy folder, denoise, report, evaluate on clean
+    images, and fine-tune the shipped photo-gray without references, as written (small: short epochs)."""
     import cv2
     import numpy as np
 
@@ -126,6 +126,22 @@ def test_the_guides_noisy_folder_commands_run(tmp_path, capsys):
                  "--out", str(run), "--epochs", "1", "--set", "data.patches_per_epoch=256", "--quiet"]) == 0
     assert main(["denoise", "--model", str(run), str(photos / "0.png"), "-o", str(tmp_path / "clean.png")]) == 0
     assert cv2.imread(str(tmp_path / "clean.png"), cv2.IMREAD_UNCHANGED).shape == (96, 96)
+    assert main(["report", str(run)]) == 0 and (run / "report.html").exists()
+    clean_photos = tmp_path / "clean_photos"
+    clean_photos.mkdir()
+    cv2.imwrite(str(clean_photos / "a.png"), np.tile(np.linspace(40, 200, 96), (96, 1)).astype(np.uint8))
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(run), "--data", "images", "--data-dir", str(clean_photos), "--noise", "gaussian:25"]) == 0
+    assert "gaussian:25" in capsys.readouterr().out
+    # adapting the shipped photo-gray to the noisy photos without references (small: a few steps)
+    ft = tmp_path / "runs" / "mine-ft"
+    assert main(["train", "--config", "configs/photo-gray-finetune.yaml", "--data", "images", "--data-dir", str(photos),
+                 "--noise", "none", "--target", "blind-spot", "--epochs", "1", "--out", str(ft), "--quiet",
+                 "--set", "data.patches_per_epoch=64", "--set", "train.batch_size=16", "--set", "data.val_fraction=0.25"]) == 0
+    import json
+
+    row = json.loads((ft / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["val_reference"] == "noisy" and row["val_psnr"] > row["val_noisy_psnr"]  # it starts as a denoiser
 
 
 def _bursts(root, scenes=6, shots=3, size=48, sigma=20.0):
@@ -280,3 +296,44 @@ def test_evaluate_measures_a_noisy_once_run_against_clean_images_with_its_noise(
     fit(resolve_config(sets=tiny_sets(run2, "data.resize=16", "noise=none", "train.target=blind-spot", "train.epochs=1")), progress=False)
     with pytest.raises(DaekitError, match="learned from noisy images .*--noise gaussian:25"):
         evaluate_on(Denoiser.load(run2))
+
+
+def test_the_report_of_a_run_without_references_shows_what_was_removed_and_no_psnr(tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    from daekit.cli import main
+
+    photos = tmp_path / "noisy"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:96]
+    for i in range(5):
+        clean = 60 + 100 * ((xx // (12 + i) + yy // 16) % 2)  # edges for the residual check to look at
+        cv2.imwrite(str(photos / f"{i}.png"), np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8))
+    run = tmp_path / "run"
+    assert main(["train", "--data", "images", "--data-dir", str(photos), "--noise", "none", "--target", "blind-spot",
+                 "--out", str(run), "--epochs", "2", "--set", "data.patches_per_epoch=512", "--set", "data.val_fraction=0.4",
+                 "--quiet"]) == 0
+    assert f"daekit report {run}" in capsys.readouterr().out
+    assert main(["report", str(run)]) == 0
+    md = (run / "report.md").read_text()
+    assert "No clean reference" in md and "PSNR and SSIM compare an output with the clean image" in md
+    assert "| residual sigma | residual lag-1 | edge correlation |" in md
+    assert "PSNR output" not in md and (run / "figures" / "images.png").stat().st_size > 1000
+    html = (run / "report.html").read_text()
+    assert "<strong>No clean reference.</strong>" in html and "**" not in html
+    rows = [r for r in md.splitlines() if r.startswith("| 1 ") or r.startswith("| 2 ")]
+    assert len(rows) == 2
+    sigma_est = float(rows[0].split("|")[2])
+    assert 12 < sigma_est < 28  # sigma 20 noise, estimated from the noisy image alone
+
+
+def test_the_report_of_a_run_with_references_shows_psnr(tmp_path):
+    from daekit.run_report import build_run_report
+
+    run = tmp_path / "r"
+    fit(resolve_config(sets=tiny_sets(run, "train.epochs=2")), progress=False)
+    _, md = build_run_report(run)
+    text = md.read_text()
+    assert "No clean reference" not in text and "PSNR output" in text and "clean, input, output, residual" in text

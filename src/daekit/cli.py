@@ -219,8 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate_parser(sub)
     _compare_parser(sub)
     _stack_parser(sub)
-    rp = sub.add_parser("report", help="(re)write the report of a comparison", description="Regenerate RUN_DIR/report.html and RUN_DIR/report.md from RUN_DIR/results.json, with the stacked-DAE run of --stack (or RUN_DIR/stack) when there is one.")
-    rp.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `daekit compare`")
+    rp = sub.add_parser("report", help="(re)write the report of a comparison or a training run",
+                        description="Write RUN_DIR/report.html and RUN_DIR/report.md. For a `daekit compare` folder: from "
+                        "its results.json, with the stacked-DAE run of --stack (or RUN_DIR/stack) when there is one. For "
+                        "a `daekit train` run: its validation images, input / output / what was removed, and the "
+                        "residual's statistics; a run that learned without clean images is shown without PSNR, which "
+                        "needs them.")
+    rp.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `daekit compare` or `daekit train`")
     rp.add_argument("--stack", metavar="STACK_DIR", default=None,
                     help="a `daekit stack` run to include (default: RUN_DIR/stack when it exists)")
     ex = sub.add_parser("export", help="export a model to ONNX, parity-checked",
@@ -304,6 +309,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if b.get("ssim") is None and b.get("psnr") is not None:  # no clean references: a self-supervised score
         print(f"best validation score {b['psnr']:.2f} dB against noisy pixels at epoch {b.get('epoch')} "
               "(no clean references: PSNR needs them; see `daekit evaluate`)")
+        print(f"what it removed, image by image: daekit report {result.run_dir}")
     else:
         print(f"best val PSNR {b.get('psnr', float('nan')):.2f} dB, SSIM {b.get('ssim', float('nan')):.3f} at epoch {b.get('epoch')}")
     print(f"run folder: {result.run_dir}  (checkpoints/best.safetensors, metrics.jsonl, config.yaml)")
@@ -484,8 +490,15 @@ def cmd_stack(a: argparse.Namespace) -> int:
 
 def cmd_report(a: argparse.Namespace) -> int:
     from .report import build_report
+    from .run_report import build_run_report
 
-    html_path, md_path = build_report(a.run_dir, a.stack)
+    run = Path(a.run_dir)
+    if not (run / "results.json").exists() and (run / "config.yaml").exists():  # a training run
+        if a.stack:
+            raise DaekitError(f"--stack goes with a comparison folder; {run} is a training run")
+        html_path, md_path = build_run_report(run)
+    else:
+        html_path, md_path = build_report(a.run_dir, a.stack)
     print(f"wrote {html_path} and {md_path}")
     return 0
 

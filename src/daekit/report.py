@@ -242,11 +242,13 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _inline(text: str) -> str:
-    """Escaped HTML of a sentence, its Markdown `code` spans as <code> (they printed as backticks)."""
+    """Escaped HTML of a sentence, its Markdown `code` spans as <code> (they printed as backticks) and
+    **bold** as <strong>."""
     import html
     import re
 
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
 
 
 RESIDUAL_HEADER = ["noise", "method", "image missing from the input", "from the output", "verdict"]
