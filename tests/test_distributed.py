@@ -64,6 +64,19 @@ def test_two_ranks_match_one_rank_with_twice_the_batch_and_resume_on_one_rank(tm
     assert bad.returncode == 2 and "global batch of 32" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_blind_spot_training_without_references_is_rank_count_independent(tmp_path):
+    # the hidden pixels are drawn for the whole global batch before sharding, like the noise
+    extra = ["--noise", "none", "--target", "blind-spot", "--set", "data.noisy_once=gaussian:50", "--epochs", "1"]
+    common = [a for a in COMMON if a not in ("--noise", "gaussian:50")]
+    two = _torchrun(2, *extra, "--batch-size", "16", "--out", str(tmp_path / "two"), common=common)
+    assert two.returncode == 0, two.stderr[-2000:]
+    one = subprocess.run([sys.executable, "-m", "daekit", "train", *common, *extra, "--batch-size", "32", "--out", str(tmp_path / "one")],
+                         capture_output=True, text=True, timeout=240, env=_env())
+    assert one.returncode == 0, one.stderr[-2000:]
+    _assert_close(_weights(tmp_path / "two"), _weights(tmp_path / "one"))
+    assert two.stdout.count("best validation score") == 1
+
+
 def test_batchnorm_replicas_agree(tmp_path):
     # BatchNorm's running statistics are buffers that each rank updates from its own shard; the replicas
     # must still end identical (and checkpoint what rank 0 holds)

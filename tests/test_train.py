@@ -54,10 +54,13 @@ def test_same_seed_same_weights(tmp_path, extra):
     assert not same(weights(a.model), weights(c.model))
 
 
-def test_resume_continues_exactly(tmp_path):
-    sets = tiny_sets(tmp_path / "full", "train.epochs=4")
+@pytest.mark.parametrize("extra", [(), ("data.noisy_once=gaussian:50", "data.noisy_copies=2", "noise=none", "train.target=noise2noise"),
+                                   ("data.noisy_once=gaussian:50", "noise=none", "train.target=blind-spot")],
+                         ids=["clean", "noise2noise-pairs", "blind-spot"])
+def test_resume_continues_exactly(tmp_path, extra):
+    sets = tiny_sets(tmp_path / "full", "train.epochs=4", *extra)
     full = fit(resolve_config(sets=sets), progress=False)
-    sets = tiny_sets(tmp_path / "split", "train.epochs=4")
+    sets = tiny_sets(tmp_path / "split", "train.epochs=4", *extra)
     fit(resolve_config(sets=sets), progress=False, stop_after=2)  # "killed" after epoch 2
     assert load_checkpoint(tmp_path / "split" / "checkpoints" / "last.safetensors").info["epoch"] == 2
     resumed = fit(resolve_config(sets=sets), progress=False, resume=True)

@@ -146,13 +146,17 @@ def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torc
 
 def masked_loss(loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
     """`loss_fn` (mean over elements) taken over the masked pixels only: the mean of the per-element loss
-    where mask is set (every channel of a masked position)."""
+    where mask is set (every channel of a masked position).
 
-    def loss(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    `count`: the number of masked elements to divide by, when not this shard's own: under DDP each rank
+    divides by its share of the whole batch's count, so that the ranks' averaged gradients are those of
+    the mean over the whole batch (shards hold different numbers of hidden pixels)."""
+
+    def loss(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None, count: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
             return loss_fn(out, target)
         m = mask.expand_as(out)
-        n = m.sum().clamp_min(1)
+        n = (m.sum() if count is None else count).clamp_min(1)
         return loss_fn(out * m, target * m) * (out.numel() / n)  # mean over the masked elements
 
     return loss

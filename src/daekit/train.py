@@ -143,15 +143,18 @@ def train_one_epoch(
     n = begin.samples
     for i, clean in enumerate(loader, start=begin.step):  # clean: (B, C, H, W), already on the device
         noisy = noise(clean, generator)
-        mask = None
+        mask, count = None, None
         if step is not None:  # drawn for the whole (global) batch, like the noise, before sharding
             noisy, clean, mask = step(clean, noisy, generator)
         if shard is not None:
+            rows = len(clean)
             clean, noisy = clean[shard], noisy[shard]
-            mask = None if mask is None else mask[shard]
+            if mask is not None:  # this rank's share of the whole batch's hidden elements (see masked_loss)
+                count = mask.sum() * clean.shape[1] * len(clean) / rows
+                mask = mask[shard]
         with precision.autocast(device):
             out = model(noisy)
-        loss = loss_fn(out.float(), clean) if mask is None else masked_loss(loss_fn)(out.float(), clean, mask)
+        loss = loss_fn(out.float(), clean) if mask is None else masked_loss(loss_fn)(out.float(), clean, mask, count)
         opt.zero_grad(set_to_none=True)
         if precision.scaler is not None:
             precision.scaler.scale(loss).backward()
