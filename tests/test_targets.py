@@ -337,3 +337,31 @@ def test_the_report_of_a_run_with_references_shows_psnr(tmp_path):
     _, md = build_run_report(run)
     text = md.read_text()
     assert "No clean reference" not in text and "PSNR output" in text and "clean, input, output, residual" in text
+
+
+def test_the_median_fill_is_the_neighbourhoods_median_without_the_pixel():
+    x = torch.rand(1, 2, 9, 9, generator=torch.Generator().manual_seed(0))
+    hidden, mask = hide_pixels(x, 0.3, make_generator(0), fill="median")
+    assert torch.equal(hidden != x, mask.expand_as(x) & (hidden != x))  # only hidden pixels change
+    ys, xs = torch.nonzero(mask[0, 0], as_tuple=True)
+    y, xx = next((a, b) for a, b in zip(ys.tolist(), xs.tolist()) if 2 <= a <= 6 and 2 <= b <= 6)  # away from the border
+    ring = x[0, 1, y - 2 : y + 3, xx - 2 : xx + 3].flatten()
+    ring = torch.cat([ring[:12], ring[13:]])
+    assert hidden[0, 1, y, xx] == ring.median()
+    with pytest.raises(DaekitError, match="mask_fill"):
+        hide_pixels(x, 0.3, make_generator(0), fill="mean")
+
+
+def test_the_n2v2_unet_trains_blind_spot_and_keeps_any_image_size(tmp_path):
+    from daekit.models import create_model
+
+    net = create_model("unet", in_channels=1, pool="blur", top_skip=False, residual=False)
+    for h, w in ((28, 28), (37, 50)):
+        assert net(torch.rand(2, 1, h, w)).shape == (2, 1, h, w)
+    with pytest.raises(DaekitError, match="pool must be max or blur"):
+        create_model("unet", pool="avg")
+    cfg = resolve_config(sets=tiny_sets(tmp_path / "r", "data.resize=16", "train.epochs=8", "train.target=blind-spot",
+                                        "train.mask_fraction=0.1", "train.mask_fill=median", "model.name=unet",
+                                        model="model.args={pool: blur, top_skip: false, residual: false}"))
+    r = fit(cfg, progress=False)
+    assert r.best["psnr"] > r.history[-1]["val_noisy_psnr"] + 2, r.history[-1]

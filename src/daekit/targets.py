@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from .errors import DaekitError
 from .noise import Noise, make_generator
@@ -46,15 +47,32 @@ RADIUS = 2  # the neighbourhood a hidden pixel's stand-in is drawn from: 5x5 wit
 Step = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
 
 
-def hide_pixels(x: torch.Tensor, fraction: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """`x` (B, C, H, W) with about `fraction` of its pixel positions (all channels) replaced by a random
-    other pixel of their 5x5 neighbourhood (the offset turned around at the borders); returns (x hidden,
-    mask (B, 1, H, W))."""
+FILLS = ("neighbour", "median")
+
+
+def _window_median(x: torch.Tensor) -> torch.Tensor:
+    """Per pixel and channel, the median of its 5x5 neighbourhood without itself (reflected at the borders)."""
+    b, c, h, w = x.shape
+    k = 2 * RADIUS + 1
+    cols = F.unfold(F.pad(x, (RADIUS,) * 4, mode="reflect"), k).view(b, c, k * k, h * w)
+    ring = torch.cat([cols[:, :, : k * k // 2], cols[:, :, k * k // 2 + 1 :]], dim=2)  # the centre left out
+    return ring.median(dim=2).values.view(b, c, h, w)
+
+
+def hide_pixels(x: torch.Tensor, fraction: float, generator: torch.Generator, fill: str = "neighbour") -> tuple[torch.Tensor, torch.Tensor]:
+    """`x` (B, C, H, W) with about `fraction` of its pixel positions (all channels) hidden; returns (x
+    hidden, mask (B, 1, H, W)). `fill`: ``neighbour`` replaces each by a random other pixel of its 5x5
+    neighbourhood (the offset turned around at the borders; Noise2Void), ``median`` by the median of that
+    neighbourhood without itself, per channel (N2V2: no stand-in copies one noisy neighbour exactly)."""
     b, c, h, w = x.shape
     if h < 2 * RADIUS + 1 or w < 2 * RADIUS + 1:
         raise DaekitError(f"blind-spot training needs images of at least {2 * RADIUS + 1}x{2 * RADIUS + 1} pixels, got {h}x{w}")
     kw = {"device": x.device, "generator": generator}
     mask = torch.rand((b, 1, h, w), **kw) < fraction
+    if fill == "median":
+        return torch.where(mask, _window_median(x), x), mask
+    if fill != "neighbour":
+        raise DaekitError(f"unknown train.mask_fill {fill!r}; use {', '.join(FILLS)}")
     # an offset in the 5x5 window other than (0, 0): draw one of its 24 other cells
     cell = torch.randint(0, (2 * RADIUS + 1) ** 2 - 1, (b, 1, h, w), **kw)
     cell = cell + (cell >= ((2 * RADIUS + 1) ** 2) // 2).long()  # skip the centre
@@ -83,9 +101,10 @@ def two_shots(noisy: torch.Tensor, raw: torch.Tensor, frames: int, generator: to
     return shots(noisy, frames)[rows, i], shots(raw, frames)[rows, j]
 
 
-def make_step(target: str, noise: Noise, fraction: float, frames: int = 1) -> Step:
+def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill: str = "neighbour") -> Step:
     """The training step's (input, target, mask) for ``train.target`` (see the module docstring).
-    `frames` > 1: each item of a batch stacks that many noisy shots along the channels."""
+    `frames` > 1: each item of a batch stacks that many noisy shots along the channels; `fill`: how a
+    blind-spot's hidden pixels are filled (``hide_pixels``)."""
     if target == "clean":
         return lambda clean, noisy, g: (noisy, clean, None)
     if target == "noise2noise":
@@ -96,7 +115,7 @@ def make_step(target: str, noise: Noise, fraction: float, frames: int = 1) -> St
         def blind(clean: torch.Tensor, noisy: torch.Tensor, g: torch.Generator):
             if frames > 1:  # one shot of each item
                 noisy, _ = two_shots(noisy, noisy, frames, g)
-            hidden, mask = hide_pixels(noisy, fraction, g)
+            hidden, mask = hide_pixels(noisy, fraction, g, fill)
             return hidden, noisy, mask
 
         return blind
@@ -116,7 +135,8 @@ def _masked_psnr(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
 
 @torch.no_grad()
 def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torch.Tensor], target: str, fraction: float,
-                           frames: int, seed: int, batch_size: int = 1024, precision: Precision | None = None) -> dict[str, float]:
+                           frames: int, seed: int, batch_size: int = 1024, precision: Precision | None = None,
+                           fill: str = "neighbour") -> dict[str, float]:
     """Validation without clean references (see the module docstring), mean over images:
 
     * ``psnr``: blind-spot: the output at fixed hidden pixels (the stand-ins in place, as in training)
@@ -135,7 +155,7 @@ def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torc
             inp, ref, mask = x[:, 0], x[:, 1], None
         elif target == "blind-spot":
             ref = x[:, 0]
-            inp, mask = hide_pixels(ref, fraction, make_generator(derive_seed(seed, k), "cpu"))
+            inp, mask = hide_pixels(ref, fraction, make_generator(derive_seed(seed, k), "cpu"), fill)
         else:
             raise DaekitError(f"train.target {target} has no self-supervised validation")
         out = denoise_batches(model, inp, batch_size, precision).clamp(0, 1)

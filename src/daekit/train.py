@@ -434,13 +434,14 @@ def fit(
     val_noisy = corrupt_fixed(noise, data.val, val_seed) if references else None  # (N, C, H, W), on the CPU
     noise.to(device)
     loss_fn = LOSSES[loss_name(cfg.train.loss, model, cfg.model.name, cfg.train.target)]
-    step = None if cfg.train.target == "clean" else make_step(cfg.train.target, noise, cfg.train.mask_fraction, frames)
+    step = None if cfg.train.target == "clean" else make_step(cfg.train.target, noise, cfg.train.mask_fraction, frames,
+                                                              cfg.train.mask_fill)
 
     def validate() -> dict[str, Any]:
         if references:
             return evaluate(model, data.val, val_noisy, cfg.train.val_batch_size)
         return self_supervised_scores(model, data.val, cfg.train.target, cfg.train.mask_fraction, frames, val_seed,
-                                      cfg.train.val_batch_size)
+                                      cfg.train.val_batch_size, fill=cfg.train.mask_fill)
     # train.batch_size is per rank: every rank draws the same global batch and trains on its shard
     global_batch = cfg.train.batch_size * ctx.world
     shard = ctx.shard(global_batch) if ctx.active else None

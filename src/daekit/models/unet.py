@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..errors import DaekitError
 from .blocks import Geometry, check_input, on_unshuffled, positive_ints
 from .registry import MODELS
 
@@ -13,6 +15,21 @@ def _double_conv(cin: int, cout: int) -> nn.Sequential:
         nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
         nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True),
     )
+
+
+class MaxBlurPool(nn.Module):
+    """Max over each 2x2 window at stride 1, then a [1, 2, 1] binomial blur at stride 2: downsampling that
+    does not alias (Zhang 2019), N2V2's replacement for max-pooling against blind-spot checkerboards."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (k[:, None] * k[None, :] / 16).view(1, 1, 3, 3), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.pad(x, (0, 1, 0, 1), mode="replicate"), 2, stride=1)
+        c = x.shape[1]
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.to(x.dtype).expand(c, 1, 3, 3), stride=2, groups=c)
 
 
 @MODELS.register("unet")
@@ -27,6 +44,10 @@ class UNet(nn.Module):
         residual: Predict the noise and subtract it (True) or the clean image directly (False).
         unshuffle: Work on `unshuffle` x `unshuffle` pixel-unshuffled sub-images (1 = full resolution):
             the same compute buys `unshuffle` times the width and twice the reach (as FFDNet does).
+        pool: ``max`` (2x2 max-pooling) or ``blur`` (max, then an anti-aliasing blur: ``MaxBlurPool``).
+        top_skip: Keep the full-resolution skip connection. N2V2 (Hoeck et al. 2022) drops it and uses
+            ``pool: blur`` against the checkerboard artefacts of blind-spot training: with it, the output
+            leans on the input pixel's own (stand-in) value and its high-frequency pattern.
 
     Attributes:
         geometry: Any size; tiles on multiples of ``unshuffle * 2**levels``; no exact receptive field
@@ -44,20 +65,26 @@ class UNet(nn.Module):
         width: int = 16,
         residual: bool = True,
         unshuffle: int = 1,
+        pool: str = "max",
+        top_skip: bool = True,
     ) -> None:
         super().__init__()
         (levels,) = positive_ints("unet", "levels", levels)
         (width,) = positive_ints("unet", "width", width)
         (unshuffle,) = positive_ints("unet", "unshuffle", unshuffle)
+        if pool not in ("max", "blur"):
+            raise DaekitError(f"model 'unet': pool must be max or blur, got {pool!r}")
         self.in_channels, self.levels, self.residual, self.unshuffle = in_channels, levels, bool(residual), unshuffle
+        self.top_skip = bool(top_skip)
         self.geometry = Geometry(multiple=unshuffle * 2**levels)
         c = in_channels * unshuffle * unshuffle
         widths = [width * 2**i for i in range(levels + 1)]
         self.inc = _double_conv(c, widths[0])
         self.downs = nn.ModuleList(_double_conv(widths[i], widths[i + 1]) for i in range(levels))
         self.ups = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(levels)))
-        self.up_convs = nn.ModuleList(_double_conv(2 * widths[i], widths[i]) for i in reversed(range(levels)))
-        self.pool = nn.MaxPool2d(2)
+        self.up_convs = nn.ModuleList(_double_conv((2 if i or self.top_skip else 1) * widths[i], widths[i])
+                                      for i in reversed(range(levels)))
+        self.pool = nn.MaxPool2d(2) if pool == "max" else MaxBlurPool()
         self.out = nn.Conv2d(widths[0], c, 1)
 
     def _unet(self, xp: torch.Tensor) -> torch.Tensor:
@@ -65,8 +92,10 @@ class UNet(nn.Module):
         for down in self.downs:
             skips.append(down(self.pool(skips[-1])))  # (B, w * 2**i, H / 2**i, W / 2**i)
         h = skips.pop()
-        for up, conv in zip(self.ups, self.up_convs):
-            h = conv(torch.cat([up(h), skips.pop()], dim=1))
+        for i, (up, conv) in enumerate(zip(self.ups, self.up_convs)):
+            skip = skips.pop()
+            top = i == len(self.ups) - 1
+            h = conv(up(h) if top and not self.top_skip else torch.cat([up(h), skip], dim=1))
         return self.out(h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
