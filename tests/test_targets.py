@@ -365,3 +365,51 @@ def test_the_n2v2_unet_trains_blind_spot_and_keeps_any_image_size(tmp_path):
                                         model="model.args={pool: blur, top_skip: false, residual: false}"))
     r = fit(cfg, progress=False)
     assert r.best["psnr"] > r.history[-1]["val_noisy_psnr"] + 2, r.history[-1]
+
+
+def test_pd_sub_images_are_denoised_independently_and_their_stand_ins_come_from_their_own_sub_image():
+    from daekit.models import create_model
+
+    net = create_model("unet", in_channels=1, pd=2, residual=False)
+    assert net.geometry.multiple == 8 and net.spec["pd"] == 2
+    assert net(torch.rand(1, 1, 30, 33)).shape == (1, 1, 30, 33)  # any size (padded at the far edges)
+    x = torch.rand(1, 1, 30, 34, requires_grad=True)
+    y = net(x)
+    y[0, 0, 10, 11].backward()  # an output pixel of the sub-image of even rows, odd columns
+    touched = torch.nonzero(x.grad[0, 0])
+    assert len(touched) > 20 and (touched[:, 0] % 2 == 0).all() and (touched[:, 1] % 2 == 1).all()
+    img = torch.arange(40 * 40, dtype=torch.float32).view(1, 1, 40, 40)
+    for fill in ("neighbour", "median"):
+        hidden, mask = hide_pixels(img, 0.2, make_generator(0), fill=fill, stride=2)
+        ys, xs = torch.nonzero(mask[0, 0], as_tuple=True)
+        src = hidden[0, 0, ys, xs].long()
+        if fill == "neighbour":  # the stand-in's own position: same row and column parity
+            assert ((src // 40 - ys) % 2 == 0).all() and ((src % 40 - xs) % 2 == 0).all() and (src != ys * 40 + xs).all()
+    with pytest.raises(DaekitError, match="dense .* pd"):
+        create_model("dense", pd=2)
+    with pytest.raises(DaekitError, match="pd"):
+        create_model("unet", pd=0)
+
+
+def test_a_pd_model_trains_resumes_exports_and_starts_from_a_plain_models_weights(tmp_path):
+    from daekit.api import Denoiser
+    from daekit.checkpoint import load_checkpoint
+    from daekit.export import export_model
+
+    plain = tmp_path / "plain"
+    fit(resolve_config(sets=tiny_sets(plain, "data.resize=24", "train.epochs=1", "model.name=unet",
+                                      model="model.args={width: 8, levels: 1}")), progress=False)
+    sets = tiny_sets(tmp_path / "pd", "data.resize=24", "train.epochs=2", "model.name=unet", "noise=none",
+                     "data.noisy_once=gaussian:50", "train.target=blind-spot", f"train.init={plain}",
+                     model="model.args={width: 8, levels: 1, pd: 2}")
+    fit(resolve_config(sets=sets), progress=False, stop_after=1)
+    first = load_checkpoint(tmp_path / "pd" / "checkpoints" / "last.safetensors").state_dict
+    start = load_checkpoint(plain / "checkpoints" / "best.safetensors").state_dict
+    assert all(k.startswith("inner.") for k in first) and set(first) == {"inner." + k for k in start}
+    r = fit(resolve_config(sets=sets), progress=False, resume=True)
+    assert [h["epoch"] for h in r.history] == [1, 2]
+    den = Denoiser.load(tmp_path / "pd")
+    out = den.denoise_image(torch.rand(37, 41, 1).numpy())
+    assert out.shape == (37, 41, 1)
+    rep = export_model(den, tmp_path / "pd.onnx")  # parity-checked against PyTorch on photos of several sizes
+    assert (tmp_path / "pd.onnx").exists() and rep["dynamic_size"]

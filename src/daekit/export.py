@@ -91,7 +91,9 @@ def export_model(den: Denoiser, onnx_path: str | Path, image: np.ndarray | None 
     example = _batch(images[0])
     with torch.no_grad():
         refs = [module(_batch(im)).numpy() for im in images]
-    dims = None if fixed else {"x": {2: torch.export.Dim("height", min=2, max=65536), 3: torch.export.Dim("width", min=2, max=65536)}}
+    # Dim.DYNAMIC, not named Dims with bounds: the exporter then derives the sizes' relations itself (pd
+    # sub-images reshape H / s into the batch, which named bounded Dims fail to solve); parity below checks it
+    dims = None if fixed else {"x": {2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}}
     report: dict[str, Any] = {"model": name, "dynamic_size": not fixed}
     try:
         import onnxruntime as ort

@@ -50,33 +50,37 @@ Step = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tenso
 FILLS = ("neighbour", "median")
 
 
-def _window_median(x: torch.Tensor) -> torch.Tensor:
-    """Per pixel and channel, the median of its 5x5 neighbourhood without itself (reflected at the borders)."""
+def _window_median(x: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """Per pixel and channel, the median of its 5x5 neighbourhood (of pixels `stride` apart) without itself
+    (reflected at the borders)."""
     b, c, h, w = x.shape
     k = 2 * RADIUS + 1
-    cols = F.unfold(F.pad(x, (RADIUS,) * 4, mode="reflect"), k).view(b, c, k * k, h * w)
+    cols = F.unfold(F.pad(x, (RADIUS * stride,) * 4, mode="reflect"), k, dilation=stride).view(b, c, k * k, h * w)
     ring = torch.cat([cols[:, :, : k * k // 2], cols[:, :, k * k // 2 + 1 :]], dim=2)  # the centre left out
     return ring.median(dim=2).values.view(b, c, h, w)
 
 
-def hide_pixels(x: torch.Tensor, fraction: float, generator: torch.Generator, fill: str = "neighbour") -> tuple[torch.Tensor, torch.Tensor]:
+def hide_pixels(x: torch.Tensor, fraction: float, generator: torch.Generator, fill: str = "neighbour",
+                stride: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """`x` (B, C, H, W) with about `fraction` of its pixel positions (all channels) hidden; returns (x
     hidden, mask (B, 1, H, W)). `fill`: ``neighbour`` replaces each by a random other pixel of its 5x5
     neighbourhood (the offset turned around at the borders; Noise2Void), ``median`` by the median of that
-    neighbourhood without itself, per channel (N2V2: no stand-in copies one noisy neighbour exactly)."""
+    neighbourhood without itself, per channel (N2V2: no stand-in copies one noisy neighbour exactly).
+    `stride`: the neighbourhood's pixels are that far apart, i.e. in the pixel's own pd sub-image."""
     b, c, h, w = x.shape
-    if h < 2 * RADIUS + 1 or w < 2 * RADIUS + 1:
-        raise DaekitError(f"blind-spot training needs images of at least {2 * RADIUS + 1}x{2 * RADIUS + 1} pixels, got {h}x{w}")
+    span = 2 * RADIUS * stride + 1
+    if h < span or w < span:
+        raise DaekitError(f"blind-spot training needs images of at least {span}x{span} pixels, got {h}x{w}")
     kw = {"device": x.device, "generator": generator}
     mask = torch.rand((b, 1, h, w), **kw) < fraction
     if fill == "median":
-        return torch.where(mask, _window_median(x), x), mask
+        return torch.where(mask, _window_median(x, stride), x), mask
     if fill != "neighbour":
         raise DaekitError(f"unknown train.mask_fill {fill!r}; use {', '.join(FILLS)}")
     # an offset in the 5x5 window other than (0, 0): draw one of its 24 other cells
     cell = torch.randint(0, (2 * RADIUS + 1) ** 2 - 1, (b, 1, h, w), **kw)
     cell = cell + (cell >= ((2 * RADIUS + 1) ** 2) // 2).long()  # skip the centre
-    dy, dx = cell // (2 * RADIUS + 1) - RADIUS, cell % (2 * RADIUS + 1) - RADIUS
+    dy, dx = (cell // (2 * RADIUS + 1) - RADIUS) * stride, (cell % (2 * RADIUS + 1) - RADIUS) * stride
     y0, x0 = torch.arange(h, device=x.device).view(1, 1, h, 1), torch.arange(w, device=x.device).view(1, 1, 1, w)
     # an offset that leaves the image is turned around (a mirror of the position could land on the pixel itself)
     ys = torch.where((y0 + dy < 0) | (y0 + dy > h - 1), y0 - dy, y0 + dy)
@@ -101,10 +105,10 @@ def two_shots(noisy: torch.Tensor, raw: torch.Tensor, frames: int, generator: to
     return shots(noisy, frames)[rows, i], shots(raw, frames)[rows, j]
 
 
-def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill: str = "neighbour") -> Step:
+def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill: str = "neighbour", stride: int = 1) -> Step:
     """The training step's (input, target, mask) for ``train.target`` (see the module docstring).
-    `frames` > 1: each item of a batch stacks that many noisy shots along the channels; `fill`: how a
-    blind-spot's hidden pixels are filled (``hide_pixels``)."""
+    `frames` > 1: each item of a batch stacks that many noisy shots along the channels; `fill` and
+    `stride`: how a blind-spot's hidden pixels are filled (``hide_pixels``)."""
     if target == "clean":
         return lambda clean, noisy, g: (noisy, clean, None)
     if target == "noise2noise":
@@ -115,7 +119,7 @@ def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill:
         def blind(clean: torch.Tensor, noisy: torch.Tensor, g: torch.Generator):
             if frames > 1:  # one shot of each item
                 noisy, _ = two_shots(noisy, noisy, frames, g)
-            hidden, mask = hide_pixels(noisy, fraction, g, fill)
+            hidden, mask = hide_pixels(noisy, fraction, g, fill, stride)
             return hidden, noisy, mask
 
         return blind
@@ -136,7 +140,7 @@ def _masked_psnr(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
 @torch.no_grad()
 def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torch.Tensor], target: str, fraction: float,
                            frames: int, seed: int, batch_size: int = 1024, precision: Precision | None = None,
-                           fill: str = "neighbour") -> dict[str, float]:
+                           fill: str = "neighbour", stride: int = 1) -> dict[str, float]:
     """Validation without clean references (see the module docstring), mean over images:
 
     * ``psnr``: blind-spot: the output at fixed hidden pixels (the stand-ins in place, as in training)
@@ -155,7 +159,7 @@ def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torc
             inp, ref, mask = x[:, 0], x[:, 1], None
         elif target == "blind-spot":
             ref = x[:, 0]
-            inp, mask = hide_pixels(ref, fraction, make_generator(derive_seed(seed, k), "cpu"), fill)
+            inp, mask = hide_pixels(ref, fraction, make_generator(derive_seed(seed, k), "cpu"), fill, stride)
         else:
             raise DaekitError(f"train.target {target} has no self-supervised validation")
         out = denoise_batches(model, inp, batch_size, precision).clamp(0, 1)

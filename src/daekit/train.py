@@ -29,6 +29,7 @@ from .errors import DaekitError
 from .io import atomic_write_text, json_text
 from .metrics import psnr, ssim
 from .models import MODELS, create_model, model_arguments
+from .models.pd import core
 from .noise import Noise, make_generator, parse_noise
 from .runtime import Precision, denoise_batches, select_device
 from .runfolder import RunFolder
@@ -352,7 +353,7 @@ def init_weights(model: nn.Module, source: str) -> dict[str, Any]:
 
     def arch(spec: dict[str, Any]) -> dict[str, Any]:  # defaults filled in; image_size is a default for conv models
         full = {**model_arguments(spec["name"]), **spec} if spec.get("name") in MODELS.names() else spec
-        return json.loads(json.dumps({k: v for k, v in full.items() if k != "image_size"}))
+        return json.loads(json.dumps({k: v for k, v in full.items() if k not in ("image_size", "pd")}))  # pd: the same weights
 
     have, want = arch(ck.model_spec), arch(model.spec)
     gray_to_color = have.get("in_channels") == 1 and want.get("in_channels") == 3
@@ -362,8 +363,9 @@ def init_weights(model: nn.Module, source: str) -> dict[str, Any]:
         diff = ", ".join(f"{k} {have.get(k)!r} vs {want.get(k)!r}" for k in sorted(set(have) | set(want), key=str) if have.get(k) != want.get(k))
         raise DaekitError(f"train.init: {source} holds another architecture than this run's model ({diff})")
     try:
-        state = build_model(ck).state_dict()
-        model.load_state_dict(inflate_to_color(state, model.state_dict()) if gray_to_color else state)
+        state = core(build_model(ck)).state_dict()  # with or without pd sub-images, the network's weights
+        target = core(model)
+        target.load_state_dict(inflate_to_color(state, target.state_dict()) if gray_to_color else state)
     except RuntimeError as e:  # e.g. a dense model of another image size
         raise DaekitError(f"train.init: the weights in {source} do not fit this run's model ({str(e).splitlines()[-1].strip()})") from None
     return ck.info
@@ -434,14 +436,15 @@ def fit(
     val_noisy = corrupt_fixed(noise, data.val, val_seed) if references else None  # (N, C, H, W), on the CPU
     noise.to(device)
     loss_fn = LOSSES[loss_name(cfg.train.loss, model, cfg.model.name, cfg.train.target)]
+    stride = int(cfg.model.args.get("pd", 1))  # pd sub-images: a hidden pixel's stand-in comes from its own sub-image
     step = None if cfg.train.target == "clean" else make_step(cfg.train.target, noise, cfg.train.mask_fraction, frames,
-                                                              cfg.train.mask_fill)
+                                                              cfg.train.mask_fill, stride)
 
     def validate() -> dict[str, Any]:
         if references:
             return evaluate(model, data.val, val_noisy, cfg.train.val_batch_size)
         return self_supervised_scores(model, data.val, cfg.train.target, cfg.train.mask_fraction, frames, val_seed,
-                                      cfg.train.val_batch_size, fill=cfg.train.mask_fill)
+                                      cfg.train.val_batch_size, fill=cfg.train.mask_fill, stride=stride)
     # train.batch_size is per rank: every rank draws the same global batch and trains on its shard
     global_batch = cfg.train.batch_size * ctx.world
     shard = ctx.shard(global_batch) if ctx.active else None

@@ -10,6 +10,7 @@ from torch import nn
 from .. import checks
 from ..errors import DaekitError
 from .blocks import Geometry
+from .pd import PixelShuffleDown
 from .registry import MODELS
 from . import conv, dense, residual, unet  # noqa: F401  (registration side effects)
 
@@ -26,7 +27,8 @@ def create_model(name: str, in_channels: int = 1, image_size: tuple[int, int] = 
         name: A registered model name (see ``list_models()``).
         in_channels: 1 for grayscale, 3 for RGB.
         image_size: (H, W); fixed for dense models, only a default for convolutional ones.
-        **kwargs: The architecture's own arguments (``daekit list`` shows them).
+        **kwargs: The architecture's own arguments (``daekit list`` shows them), and ``pd`` (any
+            convolutional model: run it on the pd x pd pixel-shuffled sub-images, see models/pd.py).
 
     Returns:
         The model; ``model.spec`` holds everything needed to rebuild it.
@@ -34,6 +36,8 @@ def create_model(name: str, in_channels: int = 1, image_size: tuple[int, int] = 
     if not isinstance(name, str):
         raise DaekitError(f"a model name must be a string, got {name!r}")
     cls = MODELS.get(name)
+    pd = kwargs.pop("pd", 1)  # any convolutional model: run on pixel-shuffled sub-images (models/pd.py)
+    pd = checks.whole(pd, f"model {name!r}: pd", 1, 8)
     allowed = model_arguments(name)
     unknown = sorted(set(kwargs) - set(allowed), key=str)
     if unknown:
@@ -60,7 +64,11 @@ def create_model(name: str, in_channels: int = 1, image_size: tuple[int, int] = 
     model = build()
     if not isinstance(getattr(model, "geometry", None), Geometry):
         raise DaekitError(f"model {name!r} did not set its geometry (see daekit.models.blocks.Geometry)")
-    model.spec = {"name": name, "in_channels": in_channels, "image_size": list(size), **kwargs}
+    if pd > 1:
+        if model.geometry.fixed_size is not None:
+            raise DaekitError(f"model {name!r} is dense (a fixed image size): pd (sub-images) needs a convolutional model")
+        model = PixelShuffleDown(model, pd)
+    model.spec = {"name": name, "in_channels": in_channels, "image_size": list(size), **kwargs, **({"pd": pd} if pd > 1 else {})}
     return model
 
 
