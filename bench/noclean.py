@@ -47,6 +47,7 @@ def main() -> None:
     p.add_argument("--model", default="unet", help="a convolutional model (default unet)")
     p.add_argument("--bsd68-limit", type=int, default=None)
     p.add_argument("--no-bm3d", action="store_true")
+    p.add_argument("--n2v", action="store_true", help="blind-spot as Noise2Void (max-pooling, top skip, neighbour fill), not N2V2")
     a = p.parse_args()
     import daekit
     from daekit.images import read_image
@@ -74,8 +75,9 @@ def main() -> None:
     scores, seconds = {}, {}
     for mode in modes:
         sets = shared + MODES[mode]
-        if a.model == "unet" and mode == "blind-spot":
-            sets.append("model.args={residual: false}")  # a blind-spot net predicts the pixel, not the noise
+        if a.model == "unet" and mode == "blind-spot":  # predicts the pixel, not the noise; N2V2's fixes unless --n2v
+            sets.append("model.args={residual: false}" if a.n2v else "model.args={residual: false, pool: blur, top_skip: false}")
+            sets += [] if a.n2v else ["train.mask_fill=median"]
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             den = daekit.train(sets=sets + [f"out={tmp}/run"], progress=not a.quick)

@@ -6,9 +6,10 @@ fields held out from training against their 400-frame means, beside BM3D given t
 
 W2S (Zhou et al. 2020): 60 fields of view x 3 channels, 8-bit 512x512; noisy/ is one frame (real shot and
 read noise), clean/ the mean of 400 frames. Training reads noisy/ of the training fields only, and picks
-its checkpoint by the self-supervised validation score (no clean image is seen). BM3D's sigma is searched
-per image against the reference (an upper bound for BM3D that no user gets): a grid on the 256x256 centre,
-then the best and its neighbours on the whole frame.
+its checkpoint by the self-supervised validation score (no clean image is seen); the U-Net has N2V2's
+fixes (blur pooling, no top skip, median fill; --n2v for plain Noise2Void). BM3D's sigma is searched per
+image against the reference (an upper bound for BM3D that no user gets): a coarse-to-fine grid on the
+256x256 centre, then the best and its neighbours on the whole frame.
 
 Target (issue "Denoising without clean images"): beat BM3D with the best sigma per image, on average PSNR.
 """
@@ -23,7 +24,7 @@ import numpy as np
 
 from common import machine, parser, result
 
-GRID = (4, 8, 12, 16, 20, 24, 32, 40, 52)  # BM3D sigmas (0-255 scale) tried on each frame's centre
+GRID = (4, 8, 12, 16, 20, 24, 32, 40, 52, 64, 80, 100)  # BM3D sigmas (0-255 scale) tried on each frame's centre
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -40,9 +41,17 @@ def bm3d_best(noisy: np.ndarray, clean: np.ndarray, quick: bool) -> tuple[float,
 
     h, w = noisy.shape
     c = (slice(max(0, h // 2 - 128), h // 2 + 128), slice(max(0, w // 2 - 128), w // 2 + 128))
-    grid = GRID[1::3] if quick else GRID
-    best = max(grid, key=lambda s: psnr(run(noisy[c], s)[0], clean[c]))
-    i = GRID.index(best)
+    tried: dict[int, float] = {}
+
+    def on_crop(i: int) -> float:
+        if i not in tried:
+            tried[i] = psnr(run(noisy[c], GRID[i])[0], clean[c])
+        return tried[i]
+
+    i = max(range(1, len(GRID), 3), key=on_crop)  # coarse, then the grid's neighbours of the best
+    if not quick:
+        i = max(range(max(0, i - 2), min(len(GRID), i + 3)), key=on_crop)
+    best = GRID[i]
     near = {best} if quick else {GRID[max(0, i - 1)], best, GRID[min(len(GRID) - 1, i + 1)]}
     scored = []
     for s in sorted(near):
@@ -58,6 +67,7 @@ def main() -> None:
     p.add_argument("--patches", type=int, default=4096, help="training patches per epoch")
     p.add_argument("--model", default="unet")
     p.add_argument("--no-bm3d", action="store_true")
+    p.add_argument("--n2v", action="store_true", help="blind-spot as Noise2Void (max-pooling, top skip, neighbour fill), not N2V2")
     a = p.parse_args()
     import daekit
     from daekit.images import read_image
@@ -75,10 +85,11 @@ def main() -> None:
     print(f"W2S: training on the noisy frames of {len(train_fields)} fields; testing on {len(tests)} frames of "
           f"{len(test_fields)} held-out field(s)")
     sets = ["data.name=images", "noise=none", "train.target=blind-spot", f"model.name={a.model}", f"train.epochs={epochs}",
+            *([] if a.n2v else ["train.mask_fill=median"]),
             f"train.device={a.device}", "train.batch_size=64", "train.lr=4e-4", "data.patch_size=64",
             f"data.patches_per_epoch={1024 if a.quick else a.patches}", "data.val_fraction=0.05", "train.cpu_bf16=true"]
-    if a.model == "unet":
-        sets.append("model.args={residual: false}")  # a blind-spot net predicts the pixel, not the noise
+    if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; N2V2's fixes unless --n2v
+        sets.append("model.args={residual: false}" if a.n2v else "model.args={residual: false, pool: blur, top_skip: false}")
     with tempfile.TemporaryDirectory() as tmp:
         train_dir = Path(tmp) / "noisy"
         train_dir.mkdir()
