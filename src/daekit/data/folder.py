@@ -238,6 +238,7 @@ class PatchData:
     workers: int = 0
     in_memory: bool = True
     frames: int = 1  # noisy shots per item (bursts, data.noisy_copies), stacked along the channels
+    bursts: bool = False  # the shots are real (a folder per scene), not drawn copies
 
     @property
     def channels(self) -> int:
@@ -255,7 +256,8 @@ class PatchData:
     def summary(self) -> str:
         """One line for the user: what was found, what is held out, what an epoch is."""
         ps = self.patch_size
-        what = f"scene(s) of {self.frames} noisy shots" if self.frames > 1 else "image(s)"
+        what = "image(s)" if self.frames == 1 else (f"scene(s) of {self.frames} noisy shots" if self.bursts
+                                                    else f"image(s), {self.frames} noisy copies of each")
         return (f"data: {self.name}: {len(self.folder)} {what} for training, {len(self.val)} held out for validation; "
                 f"{self.patches_per_epoch:,} random {ps}x{ps} patches per epoch "
                 f"({'held in memory' if self.in_memory else 'read from disk as needed'})")
@@ -410,7 +412,7 @@ def load_image_folder(
         test = whole_images(tf, list(range(len(tf))), crop=None)
     return PatchData(
         name=name, folder=train, val=whole_images(val_folder, list(range(len(val_folder)))), test=test,
-        patch_size=int(patch_size), workers=int(workers), in_memory=in_memory, frames=frames,
+        patch_size=int(patch_size), workers=int(workers), in_memory=in_memory, frames=frames, bursts=bursts,
         patches_per_epoch=int(patches_per_epoch or auto_patches(len(train_paths), device_type)),
     )
 
