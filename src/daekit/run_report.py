@@ -23,7 +23,7 @@ from .report import _html, _markdown, _png, _read_history, plt
 
 SHOWN = 4  # validation images shown
 CROP = 256  # each shown as its centre, at most this many pixels a side
-EDGE_CORR_REMOVED = 0.2  # metrics.residual_stats: above this, the residual follows the edges (detail removed)
+EDGE_CORR_REMOVED = 0.15  # metrics.residual_stats: above this, the residual follows the edges (detail removed)
 
 NO_REFERENCE_TEXT = (
     "**No clean reference.** This model learned from noisy images alone, and its validation images are noisy "
@@ -36,8 +36,9 @@ RESIDUAL_TEXT = (
     "The residual is the input minus the output: what the model removed. If it removed noise only, the residual "
     "looks like noise: its spread (sigma, 0-255 scale) near the input's estimated noise level (scikit-image's "
     "wavelet estimate, fooled by correlated noise), little correlation between neighbouring pixels (lag-1; "
-    "camera noise is correlated by itself), and no more energy on the image's edges than elsewhere (edge "
-    "correlation near or below 0). A residual that follows the edges (edge correlation above "
+    "camera noise is correlated by itself), and no more energy on the image's edges than elsewhere once "
+    "brightness is accounted for (edge correlation near or below 0; shot noise is stronger where the image "
+    "is brighter). A residual that follows the edges (edge correlation above "
     f"{EDGE_CORR_REMOVED}) means detail was removed along with the noise; a residual sigma far below the noise "
     "level means much noise is left.")
 
@@ -117,9 +118,12 @@ def _curves_png(history: list[dict[str, Any]], refs: bool) -> bytes | None:
     if all(v is not None for v in bar):
         b.plot(e, bar, ls="--", color="grey", label="input as it is" if refs else "doing nothing")
     b.set(xlabel="epoch", ylabel="validation PSNR (dB)" if refs else "self-supervised score (dB, not a PSNR)")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (a, b):
         ax.grid(alpha=0.3)
-    b.legend(fontsize=8, loc="lower right")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
+    b.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return _png(fig)
 
