@@ -547,7 +547,7 @@ def fit(
                 epoch_bar.update(1)
                 epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})"
                                           if references else
-                                          f"loss {train_loss:.4g}  val self-supervised {val['psnr']:.2f} dB (as is {val['noisy_psnr']:.2f})")
+                                          f"loss {train_loss:.4g}  val self-supervised {val['psnr']:.2f} dB (stand-in {val['noisy_psnr']:.2f})")
                 if cfg.train.patience is not None and epochs_wo_improvement >= cfg.train.patience:
                     if progress:
                         tqdm.write(f"early stopping after epoch {epoch + 1}: no better val PSNR for {cfg.train.patience} epochs")
@@ -564,8 +564,11 @@ def fit(
         tqdm.write("validation had no clean references: its score is the error against noisy pixels (in dB), which ranks "
                    "checkpoints as the true error does but is not a PSNR; measure PSNR with `daekit evaluate` on clean images")
         if best["psnr"] < history[-1]["val_noisy_psnr"]:
-            tqdm.write(f"warning: the model predicts the validation pixels worse ({best['psnr']:.2f} dB) than leaving the input as "
-                       f"it is ({history[-1]['val_noisy_psnr']:.2f} dB): it has not learned; train longer or lower train.lr")
+            bar = ("the input shot itself" if cfg.train.target == "noise2noise" else
+                   "the median of their neighbours (a 5x5 median filter)" if cfg.train.mask_fill == "median" else
+                   "a random neighbour's value")
+            tqdm.write(f"warning: the model predicts the validation pixels no better ({best['psnr']:.2f} dB) than {bar} "
+                       f"({history[-1]['val_noisy_psnr']:.2f} dB): train longer, or lower train.lr")
     elif progress and history and ctx.is_main:
         blank = constant_psnr(data.val)
         if best["psnr"] <= blank + COLLAPSE_MARGIN_DB:  # also for a compression AE, which has no corrupted input
