@@ -506,10 +506,16 @@ def build_report(run_dir: str | Path, stack_dir: str | Path | None = None) -> tu
         blocks = _lesson_blocks(run_dir, lesson, results, intro, warn, (header, rows), params, residual, figures, stack,
                                 stack_dir=Path(stack_dir) if stack_dir else run_dir / "stack")
     blocks.append(("p", f"Wall time: {results['seconds'].get('total', 0):.0f} s (training {results['seconds'].get('training', 0):.0f} s)."))
+    return write_blocks(run_dir, blocks, title)
+
+
+def write_blocks(folder: Path, blocks: list[tuple], title: str) -> tuple[Path, Path]:
+    """Writes a report's blocks as folder/report.html (self-contained) and folder/report.md with its
+    figures in folder/figures/, each file atomically; returns (html, md)."""
     for block in blocks:
         if block[0] == "img":
-            atomic_write_bytes(run_dir / "figures" / block[3], block[4])
-    md_path, html_path = run_dir / "report.md", run_dir / "report.html"
+            atomic_write_bytes(folder / "figures" / block[3], block[4])
+    md_path, html_path = folder / "report.md", folder / "report.html"
     atomic_write_text(md_path, _markdown(blocks))
     atomic_write_text(html_path, _html(blocks, title))
     return html_path, md_path

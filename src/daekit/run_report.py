@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from .errors import DaekitError
-from .io import atomic_write_bytes, atomic_write_text
 from .metrics import psnr, residual_stats, ssim
-from .report import _html, _markdown, _png, _read_history, plt
+from .report import _png, _read_history, plt, write_blocks
 
 SHOWN = 4  # validation images shown
 CROP = 256  # each shown as its centre, at most this many pixels a side
@@ -174,10 +173,4 @@ def build_run_report(run_dir: str | Path, shown: int = SHOWN) -> tuple[Path, Pat
         blocks.append(("p", NO_REFERENCE_TEXT))
     blocks += [("table", header, table), ("p", RESIDUAL_TEXT)]
     blocks += [("img", 2, cap, name, png) for name, cap, png in figures]
-    for b in blocks:
-        if b[0] == "img":
-            atomic_write_bytes(run / "figures" / b[3], b[4])
-    md_path, html_path = run / "report.md", run / "report.html"
-    atomic_write_text(md_path, _markdown(blocks))
-    atomic_write_text(html_path, _html(blocks, title))
-    return html_path, md_path
+    return write_blocks(run, blocks, title)
