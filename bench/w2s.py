@@ -6,8 +6,8 @@ fields held out from training against their 400-frame means, beside BM3D given t
 
 W2S (Zhou et al. 2020): 60 fields of view x 3 channels, 8-bit 512x512; noisy/ is one frame (real shot and
 read noise), clean/ the mean of 400 frames. Training reads noisy/ of the training fields only, and picks
-its checkpoint by the self-supervised validation score (no clean image is seen); the U-Net has N2V2's
-fixes (blur pooling, no top skip, median fill; --n2v for plain Noise2Void). BM3D's sigma is searched per
+its checkpoint by the self-supervised validation score (no clean image is seen); the U-Net is plain
+Noise2Void's (--n2v2 for N2V2's fixes: blur pooling, no top skip, median fill). BM3D's sigma is searched per
 image against the reference (an upper bound for BM3D that no user gets): a coarse-to-fine grid on the
 256x256 centre, then the best and its neighbours on the whole frame.
 
@@ -67,7 +67,8 @@ def main() -> None:
     p.add_argument("--patches", type=int, default=4096, help="training patches per epoch")
     p.add_argument("--model", default="unet")
     p.add_argument("--no-bm3d", action="store_true")
-    p.add_argument("--n2v", action="store_true", help="blind-spot as Noise2Void (max-pooling, top skip, neighbour fill), not N2V2")
+    p.add_argument("--n2v2", action="store_true", help="blind-spot with N2V2's fixes (blur pooling, no top skip, median fill), "
+                   "not plain Noise2Void (at CPU length N2V2 scored lower on BSD68: docs/benchmarks.md)")
     a = p.parse_args()
     import daekit
     from daekit.images import read_image
@@ -85,11 +86,11 @@ def main() -> None:
     print(f"W2S: training on the noisy frames of {len(train_fields)} fields; testing on {len(tests)} frames of "
           f"{len(test_fields)} held-out field(s)")
     sets = ["data.name=images", "noise=none", "train.target=blind-spot", f"model.name={a.model}", f"train.epochs={epochs}",
-            *([] if a.n2v else ["train.mask_fill=median"]),
+            *(["train.mask_fill=median"] if a.n2v2 else []),
             f"train.device={a.device}", "train.batch_size=64", "train.lr=4e-4", "data.patch_size=64",
             f"data.patches_per_epoch={1024 if a.quick else a.patches}", "data.val_fraction=0.05", "train.cpu_bf16=true"]
-    if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; N2V2's fixes unless --n2v
-        sets.append("model.args={residual: false}" if a.n2v else "model.args={residual: false, pool: blur, top_skip: false}")
+    if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; plain Noise2Void unless --n2v2
+        sets.append("model.args={residual: false, pool: blur, top_skip: false}" if a.n2v2 else "model.args={residual: false}")
     with tempfile.TemporaryDirectory() as tmp:
         train_dir = Path(tmp) / "noisy"
         train_dir.mkdir()
