@@ -3,6 +3,7 @@ fields held out from training against their 400-frame means, beside BM3D given t
 
     python bench/w2s.py                 # 54 fields (162 frames) for training, 6 held out (18 frames)
     python bench/w2s.py --quick         # 10 fields, 1 short epoch, 2 held-out frames cropped to 256: the code path
+    python bench/w2s.py --init photo-gray --epochs 8   # the shipped gray photo model, fine-tuned on the noisy frames
 
 W2S (Zhou et al. 2020): 60 fields of view x 3 channels, 8-bit 512x512; noisy/ is one frame (real shot and
 read noise), clean/ the mean of 400 frames. Training reads noisy/ of the training fields only, and picks
@@ -66,6 +67,9 @@ def main() -> None:
     p.add_argument("--holdout", type=int, default=6, help="fields of view held out from training (the last N)")
     p.add_argument("--patches", type=int, default=4096, help="training patches per epoch")
     p.add_argument("--model", default="unet")
+    p.add_argument("--init", metavar="MODEL", help="fine-tune a shipped gray model (e.g. photo-gray) without references "
+                   "instead of training a U-Net from scratch")
+    p.add_argument("--lr", type=float, default=None, help="default 4e-4 from scratch, 5e-5 with --init")
     p.add_argument("--no-bm3d", action="store_true")
     p.add_argument("--n2v2", action="store_true", help="blind-spot with N2V2's fixes (blur pooling, no top skip, median fill), "
                    "not plain Noise2Void (at CPU length N2V2 scored lower on BSD68: docs/benchmarks.md)")
@@ -85,12 +89,21 @@ def main() -> None:
     print(f"machine: {machine(a.device)}")
     print(f"W2S: training on the noisy frames of {len(train_fields)} fields; testing on {len(tests)} frames of "
           f"{len(test_fields)} held-out field(s)")
-    sets = ["data.name=images", "noise=none", "train.target=blind-spot", f"model.name={a.model}", f"train.epochs={epochs}",
+    lr = a.lr or (5e-5 if a.init else 4e-4)
+    sets = ["data.name=images", "noise=none", "train.target=blind-spot", f"train.epochs={epochs}",
             *(["train.mask_fill=median"] if a.n2v2 else []),
-            f"train.device={a.device}", "train.batch_size=64", "train.lr=4e-4", "data.patch_size=64",
+            f"train.device={a.device}", "train.batch_size=64", f"train.lr={lr}", "data.patch_size=64",
             f"data.patches_per_epoch={1024 if a.quick else a.patches}", "data.val_fraction=0.05", "train.cpu_bf16=true"]
-    if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; plain Noise2Void unless --n2v2
-        sets.append("model.args={residual: false, pool: blur, top_skip: false}" if a.n2v2 else "model.args={residual: false}")
+    if a.init:  # the shipped model's own architecture (read from its checkpoint), started from its weights
+        from daekit.api import Denoiser
+
+        spec = {k: v for k, v in Denoiser.load(a.init).model.spec.items() if k not in ("name", "in_channels", "image_size")}
+        args = "{" + ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in spec.items()) + "}"
+        sets += [f"model.name={Denoiser.load(a.init).model.spec['name']}", f"model.args={args}", f"train.init={a.init}"]
+    else:
+        sets.append(f"model.name={a.model}")
+        if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; plain Noise2Void unless --n2v2
+            sets.append("model.args={residual: false, pool: blur, top_skip: false}" if a.n2v2 else "model.args={residual: false}")
     with tempfile.TemporaryDirectory() as tmp:
         train_dir = Path(tmp) / "noisy"
         train_dir.mkdir()
@@ -121,7 +134,7 @@ def main() -> None:
     print(f"\nW2S held-out frames (PSNR dB against the 400-frame mean), {len(rows)} frames; trained {epochs} epochs "
           f"({t_train:.0f} s on {a.device}) on noisy frames only:")
     print(f"  noisy input                        {m['noisy']:6.2f}")
-    print(f"  daekit blind-spot ({a.model})           {m['ens1']:6.2f}   {m['ens1_s']:.2f} s per frame")
+    print(f"  daekit blind-spot ({a.init or a.model})           {m['ens1']:6.2f}   {m['ens1_s']:.2f} s per frame")
     print(f"  the same, --ensemble 8             {m['ens8']:6.2f}   {m['ens8_s']:.2f} s per frame")
     if not a.no_bm3d:
         print(f"  BM3D, best sigma per frame         {m['bm3d']:6.2f}   {m['bm3d_s']:.2f} s per frame (one call)")
