@@ -38,8 +38,8 @@ RESIDUAL_TEXT = (
     "camera noise is correlated by itself), and no more energy on the image's edges than elsewhere once "
     "brightness is accounted for (edge correlation near or below 0; shot noise is stronger where the image "
     "is brighter). A residual that follows the edges (edge correlation above "
-    f"{EDGE_CORR_REMOVED}) means detail was removed along with the noise; a residual sigma far below the noise "
-    "level means much noise is left.")
+    f"{EDGE_CORR_REMOVED}) means detail was removed along with the noise; a residual sigma far above the noise level (1.5x) "
+    "means the output departs from the image itself, one far below it (0.5x) that much noise is left.")
 
 
 def _estimated_sigma(img: np.ndarray) -> float:
@@ -52,6 +52,8 @@ def _estimated_sigma(img: np.ndarray) -> float:
 def _verdict(stats: dict[str, float], sigma: float) -> str:
     if stats["edge_corr"] > EDGE_CORR_REMOVED:
         return "detail removed (residual follows the edges)"
+    if sigma > 1 and stats["std"] * 255 > 1.5 * sigma:
+        return "removed more than the noise (residual far above its level)"
     if sigma > 1 and stats["std"] * 255 < 0.5 * sigma:
         return "much noise left"
     return "looks like noise"
