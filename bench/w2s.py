@@ -99,9 +99,10 @@ def main() -> None:
     if a.init:  # the shipped model's own architecture (read from its checkpoint), started from its weights
         from daekit.api import Denoiser
 
-        spec = {k: v for k, v in Denoiser.load(a.init).model.spec.items() if k not in ("name", "in_channels", "image_size")}
-        args = "{" + ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in spec.items()) + "}"
-        sets += [f"model.name={Denoiser.load(a.init).model.spec['name']}", f"model.args={args}", f"train.init={a.init}"]
+        spec = Denoiser.load(a.init).model.spec
+        args = {k: v for k, v in spec.items() if k not in ("name", "in_channels", "image_size")}
+        args = "{" + ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items()) + "}"
+        sets += [f"model.name={spec['name']}", f"model.args={args}", f"train.init={a.init}"]
     else:
         sets.append(f"model.name={a.model}")
         if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; plain Noise2Void unless --n2v2

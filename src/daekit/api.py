@@ -482,7 +482,7 @@ def evaluate_on(
     if noise == "none" and (cfg.train.target != "clean" or cfg.data.bursts):
         raise DaekitError("this run learned from noisy images (noise none): say which noise to add to clean test images, "
                           "e.g. --noise gaussian:25, and where they are (--data images --data-dir DIR)")
-    folder = data_dir if data_dir else (cfg.data.dir if name == cfg.data.name else None)
+    folder = data_dir if data_dir else (cfg.data.dir if own else None)
     if name in FOLDER_SETS and split == "test":
         clean = _folder_images(denoiser, resolve_data_dir(name, folder), limit)
     else:

@@ -19,6 +19,7 @@ import torch
 from .errors import DaekitError
 from .metrics import psnr, residual_stats, ssim
 from .report import _png, _read_history, plt, write_blocks
+from .targets import shots
 
 SHOWN = 4  # validation images shown
 CROP = 256  # each shown as its centre, at most this many pixels a side
@@ -74,9 +75,9 @@ def _validation_images(cfg: Any, shown: int) -> tuple[list[torch.Tensor], list[t
     from .train import corrupt_fixed, has_references
 
     data = load_configured(dataclasses.replace(cfg.data, download=False), cfg.seed)
-    frames = getattr(data, "frames", 1)
+    frames = data.frames
     val = data.val if isinstance(data.val, list) else [data.val[i : i + 1] for i in range(len(data.val))]
-    val = [v[:, : v.shape[1] // frames] for v in val[:shown]]  # of stacked shots, the first
+    val = [shots(v, frames)[:, 0] for v in val[:shown]]  # of stacked shots, the first
     if not val:
         raise DaekitError("the run's data have no validation images to show (data.val_fraction is 0)")
     refs = has_references(cfg, frames)

@@ -24,6 +24,12 @@ COMPARE_VALIDATION_OFFSET = 5  # compare: the validation images' corruption, Den
 DEMO_PHOTO_OFFSET = 1  # demo: the photo's tuning corruption, Denoiser.corrupt(seed + 1)
 
 
+def copy_seeds(copies: int, *key: int) -> list[int]:
+    """Seeds of `copies` independent draws keyed by `key` (data.noisy_copies): the first is the seed a single
+    draw has, ``derive_seed(*key)``, so one copy of many is the one copy a run without copies gets."""
+    return [derive_seed(*key)] + [derive_seed(*key, k) for k in range(1, copies)]
+
+
 def derive_seed(*keys: int) -> int:
     """A well-mixed 63-bit seed from integer keys, e.g. (seed, epoch, stream)."""
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> np.uint64(1))

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import DaekitError
+from .metrics import psnr
 from .noise import Noise, make_generator
 from .runtime import Precision, denoise_batches
 from .seeding import derive_seed
@@ -127,13 +128,12 @@ def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill:
 
 
 def _masked_psnr(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Per-image PSNR (dB, data range 1) over the masked positions (all of them without a mask)."""
-    err = (out.float() - target.float()) ** 2
+    """Per-image PSNR (dB, data range 1) over the masked positions (``metrics.psnr`` without a mask)."""
     if mask is None:
-        mse = err.flatten(1).mean(1)
-    else:
-        m = mask.expand_as(err).float()
-        mse = (err * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
+        return psnr(out, target)
+    err = (out.float() - target.float()) ** 2
+    m = mask.expand_as(err).float()
+    mse = (err * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
     return 10 * torch.log10(1 / mse.clamp_min(1e-10))
 
 
@@ -152,7 +152,7 @@ def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torc
     items = val if isinstance(val, list) else [val[i : i + batch_size] for i in range(0, len(val), batch_size)]
     scores, bars = [], []
     for k, x in enumerate(items):
-        x = shots(x, frames) if frames > 1 else x.unsqueeze(1)
+        x = shots(x, frames)  # (B, frames, C, H, W), frames 1 too
         if target == "noise2noise":
             if frames < 2:
                 raise DaekitError("noise2noise validation without references needs two shots of each validation image")

@@ -142,6 +142,7 @@ def train_one_epoch(
     begin = begin or EpochProgress()
     total = torch.zeros((), device=device) + float(begin.loss_sum)
     n = begin.samples
+    masked = masked_loss(loss_fn)
     for i, clean in enumerate(loader, start=begin.step):  # clean: (B, C, H, W), already on the device
         noisy = noise(clean, generator)
         mask, count = None, None
@@ -155,7 +156,7 @@ def train_one_epoch(
                 mask = mask[shard]
         with precision.autocast(device):
             out = model(noisy)
-        loss = loss_fn(out.float(), clean) if mask is None else masked_loss(loss_fn)(out.float(), clean, mask, count)
+        loss = loss_fn(out.float(), clean) if mask is None else masked(out.float(), clean, mask, count)
         opt.zero_grad(set_to_none=True)
         if precision.scaler is not None:
             precision.scaler.scale(loss).backward()
@@ -428,7 +429,7 @@ def fit(
         init_weights(model, cfg.train.init)
     if device.type in ("cuda", "cpu") and cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
-    frames = getattr(data, "frames", 1)
+    frames = data.frames
     references = has_references(cfg, frames)
     check_target(cfg, frames, model)
     # validation: PSNR against the clean images where the data have them, else a self-supervised score

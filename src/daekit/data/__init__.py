@@ -222,11 +222,10 @@ def load_dataset(
     train_all, test = to_tensor(xtr, resize), to_tensor(xte, resize)
     if noisy_once:  # fixed draws for the whole training file (train and validation); the test set stays clean
         from ..noise import make_generator, parse_noise
-        from ..seeding import NOISY_ONCE, derive_seed
+        from ..seeding import NOISY_ONCE, copy_seeds
 
         noise = parse_noise(noisy_once)
-        keys = [(seed, NOISY_ONCE)] + [(seed, NOISY_ONCE, k) for k in range(1, noisy_copies)]  # copy 0 as with one copy
-        train_all = torch.cat([noise(train_all, make_generator(derive_seed(*key))) for key in keys], dim=1)
+        train_all = torch.cat([noise(train_all, make_generator(s)) for s in copy_seeds(noisy_copies, seed, NOISY_ONCE)], dim=1)
     ytr_t, yte_t = torch.as_tensor(np.asarray(ytr, dtype=np.int64)), torch.as_tensor(np.asarray(yte, dtype=np.int64))
     return ImageData(
         name=name,

@@ -325,15 +325,14 @@ def corrupt_once(spec: str, seed: int, copies: int = 1) -> Callable[[Path, np.nd
     import zlib
 
     from ..noise import make_generator, parse_noise
-    from ..seeding import NOISY_ONCE, derive_seed
+    from ..seeding import NOISY_ONCE, copy_seeds
 
     noise = parse_noise(spec)
 
     def apply(path: Path, img: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(to_float(img)).permute(2, 0, 1)[None]  # (1, C, H, W)
-        key = zlib.crc32(Path(path).name.encode())
-        keys = [(seed, NOISY_ONCE, key)] + [(seed, NOISY_ONCE, key, k) for k in range(1, copies)]
-        out = torch.cat([noise(x, make_generator(derive_seed(*k))) for k in keys], dim=1)
+        seeds = copy_seeds(copies, seed, NOISY_ONCE, zlib.crc32(Path(path).name.encode()))
+        out = torch.cat([noise(x, make_generator(s)) for s in seeds], dim=1)
         return np.ascontiguousarray(out[0].permute(1, 2, 0).numpy(), dtype=np.float32)
 
     return apply
