@@ -4,6 +4,7 @@ fields held out from training against their 400-frame means, beside BM3D given t
     python bench/w2s.py                 # 54 fields (162 frames) for training, 6 held out (18 frames)
     python bench/w2s.py --quick         # 10 fields, 1 short epoch, 2 held-out frames cropped to 256: the code path
     python bench/w2s.py --init photo-gray --epochs 8   # the shipped gray photo model, fine-tuned on the noisy frames
+    python bench/w2s.py --run runs/w2s --holdout 4     # score a kept run (--out) again, without training
 
 W2S (Zhou et al. 2020): 60 fields of view x 3 channels, 8-bit 512x512; noisy/ is one frame (real shot and
 read noise), clean/ the mean of 400 frames. Training reads noisy/ of the training fields only, and picks
@@ -73,6 +74,9 @@ def main() -> None:
                    "instead of training a U-Net from scratch")
     p.add_argument("--lr", type=float, default=None, help="default 4e-4 from scratch, 5e-5 with --init")
     p.add_argument("--no-bm3d", action="store_true")
+    p.add_argument("--run", metavar="DIR", help="score this run folder (trained on the same training fields) instead "
+                   "of training one")
+    p.add_argument("--out", metavar="DIR", help="keep the trained run here (default: a temporary folder)")
     p.add_argument("--n2v2", action="store_true", help="blind-spot with N2V2's fixes (blur pooling, no top skip, median fill), "
                    "not plain Noise2Void (at CPU length N2V2 scored lower on BSD68: docs/benchmarks.md)")
     a = p.parse_args()
@@ -107,15 +111,10 @@ def main() -> None:
         sets.append(f"model.name={a.model}")
         if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; plain Noise2Void unless --n2v2
             sets.append("model.args={residual: false, pool: blur, top_skip: false}" if a.n2v2 else "model.args={residual: false}")
-    with tempfile.TemporaryDirectory() as tmp:
-        train_dir = Path(tmp) / "noisy"
-        train_dir.mkdir()
-        for f in frames:  # links, not copies: the data set stays where it is
-            if f.name.split("_")[0] in train_fields:
-                os.symlink(f.resolve(), train_dir / f.name)
-        t0 = time.perf_counter()
-        den = daekit.train(sets=sets + [f"data.dir={train_dir}", f"out={tmp}/run"], progress=not a.quick)
-        t_train = time.perf_counter() - t0
+    if a.run:
+        den, t_train = daekit.load(a.run), float("nan")
+    else:
+        den, t_train = train(a, frames, train_fields, sets)
     rows = []
     for f in tests:
         noisy, clean = read_image(f)[0][..., 0], read_image(root / "clean" / f.name)[0][..., 0]
@@ -134,10 +133,11 @@ def main() -> None:
         print(f"  {f.name}: noisy {row['noisy']:6.2f}  blind-spot {row['ens1']:6.2f} ({row['ens1_s']:.2f} s), "
               f"x8 {row['ens8']:6.2f} ({row['ens8_s']:.2f} s){extra}", flush=True)
     m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-    print(f"\nW2S held-out frames (PSNR dB against the 400-frame mean), {len(rows)} frames; trained {epochs} epochs "
-          f"({t_train:.0f} s on {a.device}) on noisy frames only:")
+    print(f"\nW2S held-out frames (PSNR dB against the 400-frame mean), {len(rows)} frames; "
+          + (f"the run {a.run}" if a.run else f"trained {epochs} epochs ({t_train:.0f} s on {a.device})")
+          + " on noisy frames only:")
     print(f"  noisy input                        {m['noisy']:6.2f}")
-    print(f"  daekit blind-spot ({a.init or a.model})           {m['ens1']:6.2f}   {m['ens1_s']:.2f} s per frame")
+    print(f"  daekit blind-spot ({a.init or ('run' if a.run else a.model)})           {m['ens1']:6.2f}   {m['ens1_s']:.2f} s per frame")
     print(f"  the same, --ensemble 8             {m['ens8']:6.2f}   {m['ens8_s']:.2f} s per frame")
     if not a.no_bm3d:
         print(f"  BM3D, best sigma per frame         {m['bm3d']:6.2f}   {m['bm3d_s']:.2f} s per frame (one call)")
@@ -145,6 +145,21 @@ def main() -> None:
         result("w2s_blindspot_ensemble8_minus_bm3d_best", m["ens8"] - m["bm3d"], ">=", 0.0, a.quick)
         result("w2s_ensemble8_speedup_vs_bm3d", m["bm3d_s"] / m["ens8_s"], ">=", 1.0, a.quick)
     result("w2s_blindspot_minus_noisy", m["ens1"] - m["noisy"], ">", 0.0, a.quick)
+
+
+def train(a, frames: list[Path], train_fields: list[str], sets: list[str]):
+    """A blind-spot run on the noisy frames of `train_fields` (linked into a temporary folder): (Denoiser, seconds)."""
+    import daekit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        train_dir = Path(tmp) / "noisy"
+        train_dir.mkdir()
+        for f in frames:  # links, not copies: the data set stays where it is
+            if f.name.split("_")[0] in train_fields:
+                os.symlink(f.resolve(), train_dir / f.name)
+        t0 = time.perf_counter()
+        den = daekit.train(sets=sets + [f"data.dir={train_dir}", f"out={a.out or tmp + '/run'}"], progress=not a.quick)
+        return den, time.perf_counter() - t0
 
 
 if __name__ == "__main__":
