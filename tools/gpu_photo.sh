@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Issue 16's next GPU run in one device call (DEVELOPERS.md, "Training on a lent GPU"): photo-color alone for
+# its whole recipe, then photo-real fine-tuned from it with its own recipe, each to a wall-clock budget.
+# Runs on the device machine from the checkout root, with .devdata (cbsd432, cbsd68, polyu) and .whl carried:
+#   run(command="bash tools/gpu_photo.sh 300 170", carry=[".devdata", ".whl"], timeout_s=590)
+# Each run folder is packed into $OUT/<name>.tar as soon as it ends (a device call returns at most 8 files,
+# and only what is under $OUT when it stops), the log into $OUT/log.txt. Then, here:
+#   tar -xf <files_at>/photo-color.tar -C runs && tar -xf <files_at>/photo-real.tar -C runs
+#   python tools/ship_model.py runs/photo-color photo-color --init photo-gray   (and photo-real --init photo-color)
+#   python bench/real.py --polyu-limit 10 --cbsd68-limit 20   # ship only what improves on docs/benchmarks.md
+set -euo pipefail
+COLOR_S=${1:-300}   # seconds of training for photo-color (37 epochs alone on an H200: ~350 s)
+REAL_S=${2:-170}    # seconds for photo-real
+DEVICE=${DEVICE:-cuda}
+DATA=${DATA:-.devdata}
+read -r -a SETS <<< "${SETS:-}"   # extra train_budget options (a CPU smoke test: "--set data.patches_per_epoch=128 ...")
+: "${OUT:?OUT must name the folder whose files come back}"
+python3 -c "import pydantic" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1
+runs=/tmp/gpu-runs
+mkdir -p "$runs"
+pack() {  # the best checkpoint and the run's record; not last.* (resume state, 3x the size)
+    rm -f "$runs/$1/checkpoints/last."*
+    tar -cf "$OUT/$1.tar" -C "$runs" "$1"
+}
+{
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+    python3 tools/train_budget.py configs/photo-color.yaml --budget-s "$COLOR_S" --data-dir "$DATA" \
+        --out "$runs/photo-color" --device "$DEVICE" "${SETS[@]}"
+    pack photo-color
+    python3 tools/train_budget.py configs/photo-real.yaml --budget-s "$REAL_S" --data-dir "$DATA" \
+        --out "$runs/photo-real" --device "$DEVICE" --set "train.init=$runs/photo-color" "${SETS[@]}"
+    pack photo-real
+} 2>&1 | tee "$OUT/log.txt"
