@@ -1,0 +1,65 @@
+"""Where a noise's power lies, real against synthetic: for tuning the `camera` recipe to real cameras.
+
+    python tools/noise_spectrum.py [--data-dir ../shared/data] [--every 5] [SPEC ...]
+
+Real noise is PolyU's (each noisy shot minus its reference, the mean of a burst: every `--every`-th photo);
+each SPEC (default: a few `camera` settings and white Gaussian noise) is drawn on the first 10 CBSD68
+photos, quantised to 8 bits as a camera's file is. For each: the noise's std (0-255), the share of its
+RGB variance that a gray noise equal to its luma (ITU-R 601) carries and, for luma and for the red channel's chroma (R minus luma), the share of its
+power in bands of radial frequency (cycles per pixel; 0.5 is the finest a row can hold). A recipe whose
+bands differ from the real noise's trains a model on noise of another texture than it will meet.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from daekit.images import find_images, read_image
+from daekit.noise import make_generator, parse_noise
+
+LUMA = np.array([0.299, 0.587, 0.114])
+BANDS = (0, 0.0625, 0.125, 0.25, 0.375, 0.5, 0.75)
+SPECS = ("camera:iso=1600", "camera:iso=6400", "camera:iso=3200,jpeg=90", "camera:iso=3200,nr=0,chroma=0", "gaussian:5")
+
+
+def band_shares(plane: np.ndarray) -> np.ndarray:
+    """Share of the (mean-free) power of one (H, W) plane in each band of ``BANDS``."""
+    power = np.abs(np.fft.fft2(plane - plane.mean())) ** 2
+    r = np.hypot(*np.meshgrid(np.fft.fftfreq(plane.shape[0]), np.fft.fftfreq(plane.shape[1]), indexing="ij"))
+    return np.array([power[(r >= lo) & (r < hi)].sum() for lo, hi in zip(BANDS[:-1], BANDS[1:])]) / power.sum()
+
+
+def describe(name: str, noises: list[np.ndarray]) -> None:
+    luma = [n @ LUMA for n in noises]
+    chroma = [n[..., 0] - y for n, y in zip(noises, luma)]
+    share = np.mean([3 * y.var() / n.var(axis=(0, 1)).sum() for n, y in zip(noises, luma)])  # a gray noise's part
+    print(f"{name:<32} std {np.mean([n.std() for n in noises]) * 255:4.1f}  luma share {share:.2f}  "
+          f"luma {np.round(np.mean([band_shares(y) for y in luma], 0), 3)}  "
+          f"chroma {np.round(np.mean([band_shares(c) for c in chroma], 0), 3)}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("specs", nargs="*", default=list(SPECS), metavar="SPEC")
+    p.add_argument("--data-dir", default="../shared/data")
+    p.add_argument("--every", type=int, default=5, help="PolyU: every N-th photo (default 5: 20 photos)")
+    a = p.parse_args()
+    root = Path(a.data_dir)
+    print("bands (cycles/pixel): " + "  ".join(f"{lo}-{hi}" for lo, hi in zip(BANDS[:-1], BANDS[1:])))
+    shots = sorted((root / "polyu").glob("*_real.*"))[:: max(1, a.every)]
+    if shots:
+        describe("PolyU (real)", [read_image(f)[0].astype(np.float64)
+                                  - read_image(f.with_name(f.name.replace("_real", "_mean")))[0] for f in shots])
+    clean = [read_image(f)[0] for f in find_images([root / "cbsd68"])[:10]]
+    for spec in a.specs:
+        draw = parse_noise(spec)
+        noisy = [draw(torch.from_numpy(c).permute(2, 0, 1)[None], make_generator(i))[0].permute(1, 2, 0).numpy()
+                 for i, c in enumerate(clean)]
+        describe(spec, [np.round(n * 255) / 255 - c.astype(np.float64) for n, c in zip(noisy, clean)])
+
+
+if __name__ == "__main__":
+    main()
