@@ -113,6 +113,7 @@ BAD = {
     "seed": ["-1", "1e23", "9223372036854775808", "x", "0.5"],
     "port": ["0", "-1", "70000", "http"],
     "pixels": ["0", "-5", "lots", "1.5", "10x"],
+    "passes": ["-1", "17", "1.5", "x"],
 }
 OPTIONS = {  # subcommand -> (option, kind); the rest of each command line is valid
     "train": [("--epochs", "positive"), ("--batch-size", "positive"), ("--lr", "rate"), ("--seed", "seed")],
@@ -121,8 +122,8 @@ OPTIONS = {  # subcommand -> (option, kind); the rest of each command line is va
               ("--pretrain-lr", "rate"), ("--finetune-lr", "rate"), ("--val-fraction", "fraction"), ("--seed", "seed"),
               ("--cleaning-epochs", "positive")],
     "denoise": [("--tile", "count"), ("--ensemble", "positive"), ("--strength", "unit"), ("--color-strength", "unit"),
-                ("--max-pixels", "pixels")],
-    "evaluate": [("--limit", "positive"), ("--seed", "seed"), ("--ensemble", "positive")],
+                ("--max-pixels", "pixels"), ("--refine", "passes")],
+    "evaluate": [("--limit", "positive"), ("--seed", "seed"), ("--ensemble", "positive"), ("--refine", "passes")],
     "serve": [("--port", "port"), ("--max-upload-mb", "rate"), ("--tile", "count"), ("--ensemble", "positive"),
               ("--max-pixels", "pixels"), ("--workers", "positive"), ("--queue", "count")],
     "demo": [("--epochs", "positive")],

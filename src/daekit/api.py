@@ -15,6 +15,7 @@ from .color import LUMA, from_opponent, to_opponent
 from .config import Config, config_from_dict, config_to_dict, resolve_config
 from .data import ImageData, load_configured
 from .ensemble import SelfEnsemble, check_size
+from .refine import check_passes, refined
 from .errors import DaekitError
 from .images import from_float, read_image, to_float, write_image
 from .metrics import psnr, ssim
@@ -80,11 +81,15 @@ class Denoiser:
         strength: How much of the noise the model finds is removed, 0..1 (``blend``): 1 the model's
             output, 0.5 keeps half the noise. Applies to images (``denoise``, ``denoise_image``, files).
         color_strength: The same for the noise's colour part alone (None: as `strength`).
+        refine: Random-replacing refinement passes, for a model trained blind-spot (0 = off;
+            ``refine.refined``): the output, with some noisy pixels put back, denoised again `refine`
+            times and averaged; refine + 1 times slower.
     """
 
     def __init__(self, model: nn.Module, config: Config, device: str | torch.device = "auto", history: list | None = None,
                  color: str = "per-channel", info: dict[str, Any] | None = None, ensemble: int = 1,
-                 precision: str = "auto", strength: float = 1.0, color_strength: float | None = None) -> None:
+                 precision: str = "auto", strength: float = 1.0, color_strength: float | None = None,
+                 refine: int = 0) -> None:
         if color not in COLOR_MODES:
             raise DaekitError(f"unknown color mode {color!r}; use {' or '.join(COLOR_MODES)}")
         self.device = select_device(device) if isinstance(device, str) else device
@@ -99,6 +104,16 @@ class Denoiser:
         self.precision = precision
         self.strength = check_strength(strength)
         self.color_strength = None if color_strength is None else check_strength(color_strength, "color strength")
+        self.refine = refine
+
+    @property
+    def refine(self) -> int:
+        """Random-replacing refinement passes (0 = off); validated when set."""
+        return self._refine
+
+    @refine.setter
+    def refine(self, n: int) -> None:
+        self._refine = check_passes(n)
 
     @property
     def precision(self) -> str:
@@ -126,12 +141,13 @@ class Denoiser:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", which: str = "best", ensemble: int = 1,
-             precision: str = "auto", strength: float = 1.0, color_strength: float | None = None) -> "Denoiser":
+             precision: str = "auto", strength: float = 1.0, color_strength: float | None = None,
+             refine: int = 0) -> "Denoiser":
         """Loads a shipped model by name (``daekit models``), a run folder (its best checkpoint) or a checkpoint file."""
         from .pretrained import find_pretrained
 
         shipped = find_pretrained(path)
-        opts = dict(ensemble=ensemble, precision=precision, strength=strength, color_strength=color_strength)
+        opts = dict(ensemble=ensemble, precision=precision, strength=strength, color_strength=color_strength, refine=refine)
         if shipped is not None:
             ckpt = load_checkpoint(shipped.weights)
             return cls(build_model(ckpt), config_from_dict(ckpt.config, f"model {shipped.name}"), device,
@@ -161,6 +177,8 @@ class Denoiser:
         if not torch.isfinite(x).all():
             raise DaekitError("input contains NaN or infinite values")
         y = self._apply(x, batch_size)
+        if self.refine:
+            y = refined(lambda z: self._apply(z, batch_size).float(), x, y, self.refine)
         return y.clamp(0, 1)
 
     def _apply(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -202,18 +220,34 @@ class Denoiser:
 
         `strength` / `color_strength`: this call's blend (``blend``); None keeps the denoiser's own.
         """
-        from .tiling import auto_tile_size, available_memory, model_geometry, smallest_tile, tiled_bands, untiled_bytes
+        from .tiling import assemble_bands
 
         if image.ndim != 3 or image.shape[2] not in (1, 3):
             raise DaekitError(f"expected an (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
         opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1
         x = to_opponent(image) if opponent else image
-        h, w = x.shape[:2]
-        geometry = self.model.geometry
         if tile is not None:
             from . import checks
 
             tile = checks.count(tile, "tile")
+        if self.refine:  # every pass on the whole image: the result does not depend on the tiling
+            def whole(z: np.ndarray) -> np.ndarray:
+                return assemble_bands(self._raw_bands(z, tile, progress), z.shape)
+
+            bands = iter([(0, refined(whole, x, whole(x), self.refine))])
+        else:
+            bands = self._raw_bands(x, tile, progress)
+        for y0, band in bands:
+            band = np.clip(from_opponent(band) if opponent else band, 0, 1)
+            yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength if strength is None else strength,
+                            self.color_strength if strength is None and color_strength is None else color_strength)
+
+    def _raw_bands(self, x: np.ndarray, tile: int | None, progress: bool):
+        """(top row, rows) bands of the model's unclamped output on `x` (H, W, C), in tiles where it is large."""
+        from .tiling import auto_tile_size, available_memory, model_geometry, smallest_tile, tiled_bands, untiled_bytes
+
+        h, w = x.shape[:2]
+        geometry = self.model.geometry
         if tile is None and geometry.tileable:
             tile = auto_tile_size(self.model, self.device, itemsize=self.compute_dtype.itemsize, image_shape=x.shape[:2])
         elif tile and geometry.tileable and tile < smallest_tile(self.model):
@@ -225,14 +259,9 @@ class Denoiser:
             if need > 0.8 * free:
                 raise DaekitError(f"a {w}x{h} image needs about {need / 2**30:.1f} GiB untiled and {free / 2**30:.1f} GiB "
                                   "are free; let daekit tile it (no --tile, or --tile 512)")
-            bands = iter([(0, self._run_crop(x))])
-        else:
-            halo, multiple = model_geometry(self.model)
-            bands = tiled_bands(self._run_crop, x, tile, overlap=max(16, halo // 2), halo=halo, multiple=multiple, progress=progress)
-        for y0, band in bands:
-            band = np.clip(from_opponent(band) if opponent else band, 0, 1)
-            yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength if strength is None else strength,
-                            self.color_strength if strength is None and color_strength is None else color_strength)
+            return iter([(0, self._run_crop(x))])
+        halo, multiple = model_geometry(self.model)
+        return tiled_bands(self._run_crop, x, tile, overlap=max(16, halo // 2), halo=halo, multiple=multiple, progress=progress)
 
     def denoise(self, image: np.ndarray) -> np.ndarray:
         """Denoises one image (H, W) or (H, W, C), or a stack (N, H, W, C); uint8, uint16 or float in [0, 1].
@@ -389,6 +418,7 @@ def denoise_files(
     precision: str = "auto",
     strength: float = 1.0,
     color_strength: float | None = None,
+    refine: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
     """``daekit denoise`` as a function: image files and folders into `output` (a file or a folder).
@@ -407,6 +437,7 @@ def denoise_files(
 
     pairs, single = plan_outputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), output, overwrite)
     check_size(ensemble)
+    check_passes(refine)
     check_precision(precision)
     check_strength(strength)
     if color_strength is not None:
@@ -417,7 +448,7 @@ def denoise_files(
         name = model if model is not None else default_for(channels)
         if name not in cache:
             cache[name] = Denoiser.load(name, device=device, ensemble=ensemble, precision=precision,
-                                        strength=strength, color_strength=color_strength)
+                                        strength=strength, color_strength=color_strength, refine=refine)
         return cache[name]
 
     if model is not None:
