@@ -97,26 +97,10 @@ def main() -> None:
     print(f"machine: {machine(a.device)}")
     print(f"W2S: training on the noisy frames of {len(train_fields)} fields; testing on {len(tests)} frames of "
           f"{len(test_fields)} held-out field(s)")
-    lr = a.lr or (5e-5 if a.init else 4e-4)
-    sets = ["data.name=images", "noise=none", "train.target=blind-spot", f"train.epochs={epochs}",
-            *(["train.mask_fill=median"] if a.n2v2 else []),
-            f"train.device={a.device}", "train.batch_size=64", f"train.lr={lr}", "data.patch_size=64",
-            f"data.patches_per_epoch={1024 if a.quick else a.patches}", "data.val_fraction=0.05", "train.cpu_bf16=true"]
-    if a.init:  # the shipped model's own architecture (read from its checkpoint), started from its weights
-        from daekit.api import Denoiser
-
-        spec = Denoiser.load(a.init).model.spec
-        args = {k: v for k, v in spec.items() if k not in ("name", "in_channels", "image_size")}
-        args = "{" + ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items()) + "}"
-        sets += [f"model.name={spec['name']}", f"model.args={args}", f"train.init={a.init}"]
-    else:
-        sets.append(f"model.name={a.model}")
-        if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; plain Noise2Void unless --n2v2
-            sets.append("model.args={residual: false, pool: blur, top_skip: false}" if a.n2v2 else "model.args={residual: false}")
     if a.run:
         den, t_train = daekit.load(a.run), float("nan")
     else:
-        den, t_train = train(a, frames, train_fields, sets)
+        den, t_train = train(a, frames, train_fields, settings(a, epochs))
     rows = []
     for f in tests:
         noisy, clean = read_image(f)[0][..., 0], read_image(root / "clean" / f.name)[0][..., 0]
@@ -152,6 +136,27 @@ def main() -> None:
         result("w2s_blindspot_refine_minus_bm3d_best", m["ref"] - m["bm3d"], ">=", 0.0, a.quick)
         result("w2s_refine_speedup_vs_bm3d", m["bm3d_s"] / m["ref_s"], ">=", 1.0, a.quick)
     result("w2s_blindspot_minus_noisy", m["ens1"] - m["noisy"], ">", 0.0, a.quick)
+
+
+def settings(a, epochs: int) -> list[str]:
+    """The blind-spot run's config overrides: a U-Net from scratch, or the shipped `--init` model's own architecture."""
+    lr = a.lr or (5e-5 if a.init else 4e-4)
+    sets = ["data.name=images", "noise=none", "train.target=blind-spot", f"train.epochs={epochs}",
+            *(["train.mask_fill=median"] if a.n2v2 else []),
+            f"train.device={a.device}", "train.batch_size=64", f"train.lr={lr}", "data.patch_size=64",
+            f"data.patches_per_epoch={1024 if a.quick else a.patches}", "data.val_fraction=0.05", "train.cpu_bf16=true"]
+    if a.init:  # the shipped model's own architecture (read from its checkpoint), started from its weights
+        from daekit.api import Denoiser
+
+        spec = Denoiser.load(a.init).model.spec
+        args = {k: v for k, v in spec.items() if k not in ("name", "in_channels", "image_size")}
+        args = "{" + ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items()) + "}"
+        sets += [f"model.name={spec['name']}", f"model.args={args}", f"train.init={a.init}"]
+    else:
+        sets.append(f"model.name={a.model}")
+        if a.model == "unet":  # a blind-spot net predicts the pixel, not the noise; plain Noise2Void unless --n2v2
+            sets.append("model.args={residual: false, pool: blur, top_skip: false}" if a.n2v2 else "model.args={residual: false}")
+    return sets
 
 
 def train(a, frames: list[Path], train_fields: list[str], sets: list[str]):
