@@ -35,6 +35,8 @@ SIGMA = 25
 MODES = {  # name -> the settings that make it (on top of the shared ones)
     "blind-spot": [f"data.noisy_once=gaussian:{SIGMA}", "noise=none", "train.target=blind-spot"],
     "noise2noise": [f"data.noisy_once=gaussian:{SIGMA}", "data.noisy_copies=2", "noise=none", "train.target=noise2noise"],
+    # 128-pixel patches: its half-size sub-images are the 64-pixel inputs the other modes train on
+    "neighbor2neighbor": [f"data.noisy_once=gaussian:{SIGMA}", "noise=none", "train.target=neighbor2neighbor", "data.patch_size=128"],
     "supervised": [f"noise=gaussian:{SIGMA}", "train.target=clean"],
 }
 
@@ -47,6 +49,7 @@ def main() -> None:
     p.add_argument("--model", default="unet", help="a convolutional model (default unet)")
     p.add_argument("--bsd68-limit", type=int, default=None)
     p.add_argument("--no-bm3d", action="store_true")
+    p.add_argument("--out", metavar="DIR", help="keep each mode's trained run in DIR/<mode> (default: temporary folders)")
     p.add_argument("--n2v2", action="store_true", help="blind-spot with N2V2's fixes (blur pooling, no top skip, median fill), "
                    "not plain Noise2Void (at CPU length N2V2 scored lower on BSD68: docs/benchmarks.md)")
     a = p.parse_args()
@@ -80,8 +83,9 @@ def main() -> None:
             sets.append("model.args={residual: false, pool: blur, top_skip: false}" if a.n2v2 else "model.args={residual: false}")
             sets += ["train.mask_fill=median"] if a.n2v2 else []
         with tempfile.TemporaryDirectory() as tmp:
+            run = Path(a.out) / mode if a.out else Path(tmp) / "run"
             t0 = time.perf_counter()
-            den = daekit.train(sets=sets + [f"out={tmp}/run"], progress=not a.quick)
+            den = daekit.train(sets=sets + [f"out={run}"], progress=not a.quick)
             seconds[mode] = time.perf_counter() - t0
         scores[mode] = float(np.mean([score(den.denoise_image(n.astype(np.float32), tile=None), c)[0] for c, n in tests]))
         print(f"{mode}: {scores[mode]:.2f} dB after {seconds[mode]:.0f} s of training", flush=True)

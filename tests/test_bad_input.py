@@ -187,6 +187,8 @@ CASES = [
     (["train", "--out", "{box}/new", "--loss", "hinge", "--quiet"], "train.loss"),
     (["train", "--out", "{box}/new", "--target", "noise2void", "--quiet"], "train.target"),
     (["train", "--out", "{box}/new", "--data", "digits", "--target", "blind-spot", "--model", "dense", "--quiet"], "convolutional"),
+    (["train", "--out", "{box}/new", "--data", "digits", "--target", "neighbor2neighbor", "--model", "dense", "--quiet"], "convolutional"),
+    (["train", "--out", "{box}/new", "--data", "digits", "--set", "train.neighbour_gamma=nan", "--quiet"], "neighbour_gamma"),
     (["train", "--out", "{box}/new", "--data", "digits", "--target", "noise2noise", "--loss", "bce", "--quiet"], "clean targets"),
     (["train", "--out", "{box}/new", "--set", "train.mask_fraction=2", "--quiet"], "mask_fraction"),
     (["train", "--out", "{box}/new", "--set", "data.noisy_once=blur:3", "--quiet"], "unknown noise model"),

@@ -1,4 +1,4 @@
-"""Training without clean images: Noise2Noise and blind-spot targets (daekit.targets)."""
+"""Training without clean images: Noise2Noise, Neighbor2Neighbor and blind-spot targets (daekit.targets)."""
 from __future__ import annotations
 
 import pytest
@@ -9,7 +9,8 @@ from conftest import tiny_sets
 from daekit.config import resolve_config
 from daekit.errors import DaekitError
 from daekit.noise import make_generator
-from daekit.targets import hide_pixels, make_step, masked_loss
+from daekit.seeding import derive_seed
+from daekit.targets import NeighbourStep, hide_pixels, make_step, masked_loss, neighbour_choice, sub_images
 from daekit.train import fit
 
 
@@ -47,17 +48,21 @@ def test_no_step_shows_the_model_a_clean_image():
     noise = parse_noise("gaussian:25")
     g = make_generator(1)
     noisy = noise(clean, g)
-    for target in ("noise2noise", "blind-spot"):
-        inp, tgt, mask = make_step(target, noise, 0.05)(clean, noisy, g)
+    for target in ("noise2noise", "blind-spot", "neighbor2neighbor"):
+        step = make_step(target, noise, 0.05, forward=lambda x: x)
+        step.progress = 0.5
+        inp, tgt, mask = step(clean, noisy, g)
         assert not torch.equal(tgt, clean) and not torch.equal(inp, clean)
     inp, tgt, mask = make_step("blind-spot", noise, 0.05)(clean, noisy, g)
     assert torch.equal(tgt, noisy) and mask is not None  # its own noisy values, at the hidden pixels
 
 
-@pytest.mark.parametrize("target", ["noise2noise", "blind-spot"])
-def test_learning_from_noisy_images_alone_denoises(tmp_path, target):
+@pytest.mark.parametrize("target,model", [("noise2noise", "model.args={channels: [16, 16]}"),
+                                          ("blind-spot", "model.args={channels: [16, 16]}"),
+                                          ("neighbor2neighbor", "model.name=unet")])  # the sigmoid conv AE sticks at 0 here
+def test_learning_from_noisy_images_alone_denoises(tmp_path, target, model):
     cfg = resolve_config(sets=tiny_sets(tmp_path / "r", "data.resize=16", "train.epochs=12", f"train.target={target}",
-                                        "train.mask_fraction=0.1", model="model.args={channels: [16, 16]}"))
+                                        "train.mask_fraction=0.1", model=model))
     r = fit(cfg, progress=False)
     assert r.best["psnr"] > r.history[-1]["val_noisy_psnr"] + 2, r.history[-1]
 
@@ -65,12 +70,16 @@ def test_learning_from_noisy_images_alone_denoises(tmp_path, target):
 def test_targets_that_cannot_work_are_refused_in_one_line(tmp_path):
     with pytest.raises(DaekitError, match="needs a convolutional model"):
         fit(resolve_config(sets=tiny_sets(tmp_path / "a", "train.target=blind-spot", model="model.name=dense")), progress=False)
+    with pytest.raises(DaekitError, match="neighbor2neighbor needs a convolutional model"):
+        fit(resolve_config(sets=tiny_sets(tmp_path / "a2", "train.target=neighbor2neighbor", model="model.name=dense")), progress=False)
     with pytest.raises(DaekitError, match="bce needs clean targets"):
         fit(resolve_config(sets=tiny_sets(tmp_path / "b", "train.target=noise2noise", "train.loss=bce")), progress=False)
     with pytest.raises(DaekitError, match="train.target"):
         resolve_config(sets=["train.target=noise2void"])
     with pytest.raises(DaekitError, match="mask_fraction"):
         resolve_config(sets=["train.mask_fraction=0"])
+    with pytest.raises(DaekitError, match="neighbour_gamma"):
+        resolve_config(sets=["train.neighbour_gamma=-1"])
 
 
 def test_a_run_saved_before_a_setting_existed_still_resumes():
@@ -254,6 +263,15 @@ def test_the_self_supervised_score_ranks_denoisers_as_the_true_error_does():
     pair = torch.cat([noisy, parse_noise("gaussian:40")(clean, make_generator(4))], dim=1)
     n2n = {k: self_supervised_scores(m, pair, "noise2noise", 0.05, 2, seed=0)["psnr"] for k, m in models.items()}
     assert sorted(models, key=true.get) == sorted(models, key=n2n.get), (true, n2n)
+    # neighbor2neighbor scores the model on half-size sub-images (what it trains on; a 5-pixel box there is a
+    # 10-pixel one at full size) against the neighbouring sub-image, one pixel off: close calls can swap (it
+    # leans to smoothing), clear ones do not
+    choice = neighbour_choice(noisy, make_generator(derive_seed(0, 0), "cpu"))
+    (sub_noisy, _), (sub_clean, _) = sub_images(noisy, choice), sub_images(clean, choice)
+    true_sub = {k: -float(((m(sub_noisy).detach().clamp(0, 1) - sub_clean) ** 2).mean()) for k, m in models.items()}
+    ne2ne = {k: self_supervised_scores(m, noisy, "neighbor2neighbor", 0.05, 1, seed=0)["psnr"] for k, m in models.items()}
+    assert max(models, key=true_sub.get) == max(models, key=ne2ne.get) == 5, (true_sub, ne2ne)
+    assert sorted(models, key=ne2ne.get)[:2] == sorted(models, key=true_sub.get)[:2] == [21, 1], (true_sub, ne2ne)
 
 
 def test_noisy_data_are_not_scored_against_themselves(tmp_path):
@@ -413,3 +431,61 @@ def test_a_pd_model_trains_resumes_exports_and_starts_from_a_plain_models_weight
     assert out.shape == (37, 41, 1)
     rep = export_model(den, tmp_path / "pd.onnx")  # parity-checked against PyTorch on photos of several sizes
     assert (tmp_path / "pd.onnx").exists() and rep["dynamic_size"]
+
+
+def test_neighbour_sub_images_take_two_adjacent_pixels_of_each_cell():
+    x = torch.arange(2 * 3 * 9 * 12, dtype=torch.float32).view(2, 3, 9, 12)  # every value distinct; an odd last row
+    choice = neighbour_choice(x, make_generator(0))
+    assert choice.shape == (2, 4, 6)
+    first, second = sub_images(x, choice)
+    assert first.shape == second.shape == (2, 3, 4, 6)
+    pos = {float(v): divmod(i % 108, 12) for i, v in enumerate(x.flatten().tolist())}
+    for b in range(2):
+        for i in range(4):
+            for j in range(6):
+                (y1, x1), (y2, x2) = pos[float(first[b, 0, i, j])], pos[float(second[b, 0, i, j])]
+                assert {y1 // 2, y2 // 2} == {i} and {x1 // 2, x2 // 2} == {j}  # both from the cell, never the odd row
+                assert abs(y1 - y2) + abs(x1 - x2) == 1  # adjacent, never the same pixel
+    assert torch.equal(first[:, 1] - first[:, 0], torch.full_like(first[:, 0], 108))  # the same pixel in every channel
+    assert set(choice.flatten().tolist()) == set(range(8))  # all eight ordered pairs occur
+    assert torch.equal(choice, neighbour_choice(x, make_generator(0)))  # same seed, same draw
+    with pytest.raises(DaekitError, match="at least 2x2"):
+        neighbour_choice(torch.zeros(1, 1, 1, 8), make_generator(0))
+
+
+def test_the_neighbour_regulariser_gives_the_published_gradient_through_one_target():
+    noisy = torch.rand(4, 1, 8, 8)
+    f = lambda x: 0.5 * x + 0.2  # noqa: E731  (a stand-in model)
+    step = NeighbourStep(f, gamma=2.0)
+    g = make_generator(1)
+    first, target, mask = step(None, noisy, g)
+    assert mask is None and first.shape == (4, 1, 4, 4)
+    choice = neighbour_choice(noisy, make_generator(1))
+    g1, g2 = sub_images(noisy, choice)
+    assert torch.equal(first, g1) and torch.equal(target, g2)  # progress 0: plain sub-image pairs, no regulariser
+    step.progress = 0.75  # weight 1.5
+    first, target, _ = step(None, noisy, make_generator(1))
+    f1, f2 = sub_images(f(noisy), choice)
+    u = torch.rand_like(g1, requires_grad=True)
+    published = ((u - g2) ** 2).sum() + 1.5 * ((u - g2 - (f1 - f2)) ** 2).sum()  # Huang et al. 2021, eq. (9)
+    ours = 2.5 * ((u - target) ** 2).sum()
+    (a,) = torch.autograd.grad(published, u)
+    (b,) = torch.autograd.grad(ours, u)
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_the_neighbour_regulariser_runs_on_this_processes_rows_only():
+    noisy = torch.rand(8, 1, 8, 8)
+    seen = []
+
+    def f(x):
+        seen.append(len(x))
+        return 0.5 * x
+
+    whole = NeighbourStep(f, 2.0)
+    part = NeighbourStep(f, 2.0, shard=slice(4, 8))
+    whole.progress = part.progress = 0.5
+    _, t_whole, _ = whole(None, noisy, make_generator(2))
+    _, t_part, _ = part(None, noisy, make_generator(2))
+    assert seen == [8, 4]  # the forward pass only for the shard under DDP
+    assert torch.equal(t_whole[4:], t_part[4:])

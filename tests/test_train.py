@@ -55,8 +55,9 @@ def test_same_seed_same_weights(tmp_path, extra):
 
 
 @pytest.mark.parametrize("extra", [(), ("data.noisy_once=gaussian:50", "data.noisy_copies=2", "noise=none", "train.target=noise2noise"),
-                                   ("data.noisy_once=gaussian:50", "noise=none", "train.target=blind-spot")],
-                         ids=["clean", "noise2noise-pairs", "blind-spot"])
+                                   ("data.noisy_once=gaussian:50", "noise=none", "train.target=blind-spot"),
+                                   ("data.noisy_once=gaussian:50", "noise=none", "train.target=neighbor2neighbor")],
+                         ids=["clean", "noise2noise-pairs", "blind-spot", "neighbor2neighbor"])
 def test_resume_continues_exactly(tmp_path, extra):
     sets = tiny_sets(tmp_path / "full", "train.epochs=4", *extra)
     full = fit(resolve_config(sets=sets), progress=False)

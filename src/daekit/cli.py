@@ -67,8 +67,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=arg(positive), metavar="N", help="images per batch")
     p.add_argument("--lr", type=arg(rate), metavar="LR", help="learning rate")
     p.add_argument("--loss", metavar="NAME", help="auto (default: bce for a sigmoid output, else mse), mse, bce or l1")
-    p.add_argument("--target", metavar="NAME", help="what the model learns to output: clean (default), noise2noise or "
-                   "blind-spot (these two need no clean images)")
+    p.add_argument("--target", metavar="NAME", help="what the model learns to output: clean (default), noise2noise, "
+                   "neighbor2neighbor or blind-spot (these three need no clean images)")
     p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=arg(seed), metavar="N", help="random seed (same seed, same result)")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/run)")

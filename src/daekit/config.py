@@ -106,12 +106,15 @@ class TrainConfig:
     optimizer: Literal["adam", "adamw"] = "adam"
     weight_decay: float = Field(0.0, ge=0.0)
     # what the model learns to output: the clean image; another noisy copy (Noise2Noise); its own hidden
-    # pixels (blind-spot, Noise2Void-style): the last two never need a clean image (daekit.targets)
-    target: Literal["clean", "noise2noise", "blind-spot"] = "clean"
+    # pixels (blind-spot, Noise2Void-style); a neighbouring sub-image of the same noisy image (neighbor2neighbor):
+    # the last three never need a clean image (daekit.targets)
+    target: Literal["clean", "noise2noise", "blind-spot", "neighbor2neighbor"] = "clean"
     mask_fraction: float = Field(0.03, gt=0.0, le=0.5)  # blind-spot: share of the pixels hidden in each image
     # blind-spot: a hidden pixel's stand-in, a random other pixel of its 5x5 neighbourhood (Noise2Void) or
     # the neighbourhood's median (N2V2; with a unet of pool: blur, top_skip: false, against checkerboards)
     mask_fill: Literal["neighbour", "median"] = "neighbour"
+    # neighbor2neighbor: the final weight of its regulariser (ramped up from 0 over the epochs; 2 as published)
+    neighbour_gamma: float = Field(2.0, ge=0.0, le=100.0)
     loss: Literal["auto", "mse", "bce", "l1"] = "auto"  # auto: bce for a model with a [0, 1] (sigmoid) output, else mse
     schedule: Literal["none", "cosine", "step", "plateau"] = "cosine"
     warmup_epochs: int = Field(0, ge=0)

@@ -1,7 +1,7 @@
 """The report of one training run (``daekit report RUN``): what the model does to its validation images.
 
 With clean references (a run that learned from clean images) it shows clean / corrupted / denoised and
-their PSNR. A run that learned from noisy images alone (``train.target`` noise2noise or blind-spot on
+their PSNR. A run that learned from noisy images alone (``train.target`` noise2noise, neighbor2neighbor or blind-spot on
 noisy data) has no clean reference, and PSNR needs one; the report says so and shows what can be shown
 without it: the noisy input, the output, the residual (what was removed) and the residual's statistics
 (``metrics.residual_stats``) beside the input's estimated noise level, and the self-supervised
@@ -159,7 +159,8 @@ def build_run_report(run_dir: str | Path, shown: int = SHOWN) -> tuple[Path, Pat
         header[1:1] = ["PSNR input", "PSNR output", "SSIM output"]
     best = max(history, key=lambda h: h["val_psnr"]) if history else None
     what = {"clean": "the clean images", "noise2noise": "a second noisy shot of each image (Noise2Noise)",
-            "blind-spot": "its own hidden pixels (blind-spot)"}[cfg.train.target]
+            "blind-spot": "its own hidden pixels (blind-spot)",
+            "neighbor2neighbor": "a neighbouring sub-image of the same noisy image (Neighbor2Neighbor)"}[cfg.train.target]
     data = cfg.data.name + (f" ({cfg.data.dir})" if cfg.data.dir else "")
     noise = f"noisy once with {cfg.data.noisy_once}" if cfg.data.noisy_once else ("bursts of noisy shots" if cfg.data.bursts else "")
     intro = (f"Model `{cfg.model.name}` trained on {data}{', ' + noise if noise else ''}, noise `{cfg.noise}`, learning to "

@@ -15,6 +15,17 @@ mask), drawing any randomness from the step's generator, so a run stays reproduc
   neighbourhood, never itself (Noise2Void's "uniform without centre"): replacing by 0 would teach the
   network to spot the holes. Spatially correlated noise (camera noise after demosaicking) breaks the
   assumption: the neighbours then predict part of the noise too.
+* ``neighbor2neighbor``: one noisy image is split into two half-size sub-images by taking, in every 2x2
+  cell, one pixel for the first and a random adjacent one for the second (Huang et al. 2021,
+  Neighbor2Neighbor); the first is the input, the second the target, as in Noise2Noise. The two are one
+  pixel apart, so their signals differ a little; the published regulariser corrects for it: the model's
+  own output on the whole noisy image (no gradient) is split the same way, and the loss
+  ``|f(g1) - g2|^2 + gamma |f(g1) - g2 - (g1(f(y)) - g2(f(y)))|^2`` is, for the same gradient, the MSE
+  against the single target ``g2 + gamma / (1 + gamma) (g1(f(y)) - g2(f(y)))`` (times 1 + gamma, which
+  Adam does not see). gamma ramps from 0 to ``train.neighbour_gamma`` over the epochs, as published. Every
+  pixel of the sub-image is in the loss, where blind-spot learns from the few hidden ones: at the same
+  training length it learns far faster (docs/benchmarks.md). Like blind-spot it assumes noise that is
+  independent from pixel to pixel.
 
 With ``data: images`` and ``noise: none`` the loader's images are the user's noisy photos themselves:
 blind-spot training then needs nothing else. Noise2Noise needs two noisy shots of each scene: real ones
@@ -41,7 +52,7 @@ from .noise import Noise, make_generator
 from .runtime import Precision, denoise_batches
 from .seeding import derive_seed
 
-TARGETS = ("clean", "noise2noise", "blind-spot")
+TARGETS = ("clean", "noise2noise", "blind-spot", "neighbor2neighbor")
 RADIUS = 2  # the neighbourhood a hidden pixel's stand-in is drawn from: 5x5 without its centre
 
 # (clean batch, corrupted batch, generator) -> (model input, loss target, loss mask or None)
@@ -106,10 +117,64 @@ def two_shots(noisy: torch.Tensor, raw: torch.Tensor, frames: int, generator: to
     return shots(noisy, frames)[rows, i], shots(raw, frames)[rows, j]
 
 
-def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill: str = "neighbour", stride: int = 1) -> Step:
+PAIRS = torch.tensor([[0, 1], [1, 0], [0, 2], [2, 0], [1, 3], [3, 1], [2, 3], [3, 2]])  # adjacent cells of a 2x2 block
+
+
+def neighbour_choice(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For each 2x2 cell of `x` (B, C, H, W), one of the 8 ordered pairs of adjacent pixels (B, H//2, W//2)."""
+    b, _, h, w = x.shape
+    if h < 2 or w < 2:
+        raise DaekitError(f"neighbor2neighbor training needs images of at least 2x2 pixels, got {h}x{w}")
+    return torch.randint(0, len(PAIRS), (b, h // 2, w // 2), device=x.device, generator=generator)
+
+
+def sub_images(x: torch.Tensor, choice: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two half-size sub-images of `x` (B, C, H, W) that `choice` (``neighbour_choice``) picks: in each
+    2x2 cell (an odd last row or column left out) the pair's first pixel goes to the first, its second to
+    the second."""
+    b, c = x.shape[:2]
+    h, w = choice.shape[1:]
+    cells = x[:, :, : 2 * h, : 2 * w].reshape(b, c, h, 2, w, 2).permute(0, 1, 2, 4, 3, 5).reshape(b, c, h, w, 4)
+    pair = PAIRS.to(x.device)[choice]  # (B, h, w, 2)
+    pick = [pair[..., k].unsqueeze(1).expand(b, c, h, w).unsqueeze(-1) for k in (0, 1)]
+    return cells.gather(4, pick[0]).squeeze(-1), cells.gather(4, pick[1]).squeeze(-1)
+
+
+class NeighbourStep:
+    """The ``neighbor2neighbor`` step (module docstring). `forward`: the model on a batch without gradient
+    (the regulariser's f(y)); `gamma`: the regulariser's final weight; ``progress`` (the share of the
+    training done, set by the trainer each epoch) ramps it up from 0. `shard` (distributed training): the
+    rows of the global batch this process trains on; the regulariser's forward pass runs on those alone
+    (the other rows' targets go uncorrected: the trainer drops them)."""
+
+    def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], gamma: float, frames: int = 1,
+                 shard: slice | None = None) -> None:
+        self.forward, self.gamma, self.frames, self.shard, self.progress = forward, gamma, frames, shard, 0.0
+
+    def __call__(self, clean: torch.Tensor, noisy: torch.Tensor, g: torch.Generator):
+        if self.frames > 1:  # one shot of each item
+            noisy, _ = two_shots(noisy, noisy, self.frames, g)
+        choice = neighbour_choice(noisy, g)
+        first, second = sub_images(noisy, choice)
+        weight = self.gamma * self.progress
+        if weight == 0:
+            return first, second, None
+        rows = slice(None) if self.shard is None else self.shard
+        with torch.no_grad():
+            f1, f2 = sub_images(self.forward(noisy[rows]).float(), choice[rows])
+        target = second.clone()
+        target[rows] += (weight / (1 + weight)) * (f1 - f2)
+        return first, target, None
+
+
+def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill: str = "neighbour", stride: int = 1,
+              forward: Callable[[torch.Tensor], torch.Tensor] | None = None, gamma: float = 2.0,
+              shard: slice | None = None) -> Step:
     """The training step's (input, target, mask) for ``train.target`` (see the module docstring).
     `frames` > 1: each item of a batch stacks that many noisy shots along the channels; `fill` and
-    `stride`: how a blind-spot's hidden pixels are filled (``hide_pixels``)."""
+    `stride`: how a blind-spot's hidden pixels are filled (``hide_pixels``); `forward`, `gamma` and `shard`:
+    the model without gradient, the regulariser's weight and this process's rows, for neighbor2neighbor
+    (``NeighbourStep``)."""
     if target == "clean":
         return lambda clean, noisy, g: (noisy, clean, None)
     if target == "noise2noise":
@@ -124,6 +189,10 @@ def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill:
             return hidden, noisy, mask
 
         return blind
+    if target == "neighbor2neighbor":
+        if forward is None:
+            raise DaekitError("neighbor2neighbor training needs the model's forward pass")
+        return NeighbourStep(forward, gamma, frames, shard)
     raise DaekitError(f"unknown train.target {target!r}; use {', '.join(TARGETS)}")
 
 
@@ -144,10 +213,13 @@ def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torc
     """Validation without clean references (see the module docstring), mean over images:
 
     * ``psnr``: blind-spot: the output at fixed hidden pixels (the stand-ins in place, as in training)
-      against their own noisy values; noise2noise: the output for shot 0 against shot 1.
-    * ``noisy_psnr``: the same for doing nothing (the stand-in pixel; shot 0 itself): the bar to clear.
+      against their own noisy values; noise2noise: the output for shot 0 against shot 1;
+      neighbor2neighbor: the output for the first sub-image against the second (without the regulariser):
+      the model measured at half size, against pixels one off, so it leans a little to smoothing.
+    * ``noisy_psnr``: the same for doing nothing (the stand-in pixel; shot 0 itself; the first
+      sub-image): the bar to clear.
 
-    The hidden pixels are drawn from `seed`, the same in every epoch.
+    The hidden pixels and sub-images are drawn from `seed`, the same in every epoch.
     """
     items = val if isinstance(val, list) else [val[i : i + batch_size] for i in range(0, len(val), batch_size)]
     scores, bars = [], []
@@ -160,6 +232,9 @@ def self_supervised_scores(model: torch.nn.Module, val: torch.Tensor | list[torc
         elif target == "blind-spot":
             ref = x[:, 0]
             inp, mask = hide_pixels(ref, fraction, make_generator(derive_seed(seed, k), "cpu"), fill, stride)
+        elif target == "neighbor2neighbor":
+            inp, ref = sub_images(x[:, 0], neighbour_choice(x[:, 0], make_generator(derive_seed(seed, k), "cpu")))
+            mask = None
         else:
             raise DaekitError(f"train.target {target} has no self-supervised validation")
         out = denoise_batches(model, inp, batch_size, precision).clamp(0, 1)

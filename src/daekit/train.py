@@ -438,8 +438,6 @@ def fit(
     noise.to(device)
     loss_fn = LOSSES[loss_name(cfg.train.loss, model, cfg.model.name, cfg.train.target)]
     stride = int(cfg.model.args.get("pd", 1))  # pd sub-images: a hidden pixel's stand-in comes from its own sub-image
-    step = None if cfg.train.target == "clean" else make_step(cfg.train.target, noise, cfg.train.mask_fraction, frames,
-                                                              cfg.train.mask_fill, stride)
 
     def validate() -> dict[str, Any]:
         if references:
@@ -457,6 +455,13 @@ def fit(
     opt = build_optimizer(model, cfg)
     scheduler = build_scheduler(opt, cfg, len(loader))
     precision = Precision.for_device(device, cfg.train.amp, cfg.train.cpu_bf16)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:  # neighbor2neighbor's regulariser: the model on whole images, no gradient
+        with precision.autocast(device):
+            return model(x)
+
+    step = None if cfg.train.target == "clean" else make_step(cfg.train.target, noise, cfg.train.mask_fraction, frames,
+                                                              cfg.train.mask_fill, stride, forward, cfg.train.neighbour_gamma, shard)
     # stepped per batch unless constant (skipping a constant LambdaLR saves a call per step) or per-epoch
     constant = cfg.train.schedule == "none" and cfg.train.warmup_epochs == 0
     per_step = None if constant or cfg.train.schedule == "plateau" else scheduler
@@ -496,6 +501,8 @@ def fit(
                 t0 = time.perf_counter()
                 # Per-epoch generators keyed by (seed, epoch): resuming needs no generator state.
                 loader.epoch = epoch
+                if hasattr(step, "progress"):  # neighbor2neighbor's regulariser ramps up with the epochs
+                    step.progress = epoch / cfg.train.epochs
                 gen = make_generator(derive_seed(cfg.seed, epoch, CORRUPT), device)
                 begin = None
                 if partial is not None:  # the epoch a kill interrupted continues where its checkpoint left it
@@ -548,7 +555,7 @@ def fit(
                 epoch_bar.update(1)
                 epoch_bar.set_postfix_str(f"loss {train_loss:.4g}  val PSNR {val['psnr']:.2f} dB (noisy {val['noisy_psnr']:.2f})"
                                           if references else
-                                          f"loss {train_loss:.4g}  val self-supervised {val['psnr']:.2f} dB (stand-in {val['noisy_psnr']:.2f})")
+                                          f"loss {train_loss:.4g}  val self-supervised {val['psnr']:.2f} dB (doing nothing {val['noisy_psnr']:.2f})")
                 if cfg.train.patience is not None and epochs_wo_improvement >= cfg.train.patience:
                     if progress:
                         tqdm.write(f"early stopping after epoch {epoch + 1}: no better val PSNR for {cfg.train.patience} epochs")
@@ -566,6 +573,7 @@ def fit(
                    "checkpoints as the true error does but is not a PSNR; measure PSNR with `daekit evaluate` on clean images")
         if best["psnr"] < history[-1]["val_noisy_psnr"]:
             bar = ("the input shot itself" if cfg.train.target == "noise2noise" else
+                   "the neighbouring sub-image itself" if cfg.train.target == "neighbor2neighbor" else
                    "the median of their neighbours (a 5x5 median filter)" if cfg.train.mask_fill == "median" else
                    "a random neighbour's value")
             tqdm.write(f"warning: the model predicts the validation pixels no better ({best['psnr']:.2f} dB) than {bar} "
@@ -607,13 +615,16 @@ def check_target(cfg: Config, frames: int, model: nn.Module) -> None:
     if t == "blind-spot" and model.geometry.fixed_size is not None:
         raise DaekitError(f"train.target blind-spot needs a convolutional model (any image size); {cfg.model.name!r} is "
                           "dense: it sees every pixel at once, the hidden one's stand-in too")
+    if t == "neighbor2neighbor" and model.geometry.fixed_size is not None:
+        raise DaekitError(f"train.target neighbor2neighbor needs a convolutional model (any image size): it learns on "
+                          f"half-size sub-images and denoises whole ones; {cfg.model.name!r} is dense")
     if t == "clean" and frames > 1:
         raise DaekitError(f"the data hold {frames} noisy shots of each image and no clean one: train with "
-                          "--target noise2noise (one shot learns another) or --target blind-spot")
+                          "--target noise2noise (one shot learns another), --target neighbor2neighbor or --target blind-spot")
     if t == "noise2noise" and frames < 2 and (cfg.data.noisy_once or parse_noise(cfg.noise).name == "none"):
         raise DaekitError("train.target noise2noise needs two noisy shots of each image: real ones (data.bursts: a subfolder "
                           "per scene) or drawn ones (data.noisy_copies: 2 with data.noisy_once); with one noisy image each, "
-                          "use --target blind-spot")
+                          "use --target neighbor2neighbor or --target blind-spot")
 
 
 def _stopped(run: RunFolder, where: str) -> str:
