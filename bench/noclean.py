@@ -41,6 +41,26 @@ MODES = {  # name -> the settings that make it (on top of the shared ones)
 }
 
 
+def kept(run: Path, sets: list[str]):
+    """A finished run kept by an earlier --out, if it was trained with `sets`: (its Denoiser, its training seconds)."""
+    import json
+
+    import daekit
+    from daekit.config import config_to_dict, resolve_config
+
+    want = config_to_dict(resolve_config(sets=sets + [f"out={run}"]))
+    have = config_to_dict(resolve_config(run / "config.yaml"))
+    differ = [k for k in want if not isinstance(want[k], dict) and want[k] != have.get(k)]
+    differ += [f"{k}.{j}" for k in want if isinstance(want[k], dict) for j in want[k] if want[k][j] != have[k].get(j)]
+    if differ:
+        raise SystemExit(f"bench/noclean.py: --reuse: {run} was trained with other settings ({', '.join(differ)}); drop --reuse")
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    if len(rows) < want["train"]["epochs"]:
+        raise SystemExit(f"bench/noclean.py: --reuse: {run} ran {len(rows)} of {want['train']['epochs']} epochs; resume it first")
+    print(f"{run}: reused (trained earlier)")
+    return daekit.load(run), sum(r["seconds"] for r in rows)
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=40)
@@ -50,6 +70,8 @@ def main() -> None:
     p.add_argument("--bsd68-limit", type=int, default=None)
     p.add_argument("--no-bm3d", action="store_true")
     p.add_argument("--out", metavar="DIR", help="keep each mode's trained run in DIR/<mode> (default: temporary folders)")
+    p.add_argument("--reuse", action="store_true", help="with --out: score a mode's run already kept there (its config "
+                   "must match this command's) instead of training it again; its training time is read from its metrics")
     p.add_argument("--n2v2", action="store_true", help="blind-spot with N2V2's fixes (blur pooling, no top skip, median fill), "
                    "not plain Noise2Void (at CPU length N2V2 scored lower on BSD68: docs/benchmarks.md)")
     a = p.parse_args()
@@ -84,9 +106,12 @@ def main() -> None:
             sets += ["train.mask_fill=median"] if a.n2v2 else []
         with tempfile.TemporaryDirectory() as tmp:
             run = Path(a.out) / mode if a.out else Path(tmp) / "run"
-            t0 = time.perf_counter()
-            den = daekit.train(sets=sets + [f"out={run}"], progress=not a.quick)
-            seconds[mode] = time.perf_counter() - t0
+            if a.reuse and (run / "checkpoints" / "last.safetensors").exists():
+                den, seconds[mode] = kept(run, sets)
+            else:
+                t0 = time.perf_counter()
+                den = daekit.train(sets=sets + [f"out={run}"], progress=not a.quick)
+                seconds[mode] = time.perf_counter() - t0
         scores[mode] = float(np.mean([score(den.denoise_image(n.astype(np.float32), tile=None), c)[0] for c, n in tests]))
         print(f"{mode}: {scores[mode]:.2f} dB after {seconds[mode]:.0f} s of training", flush=True)
     noisy = float(np.mean([score(n, c)[0] for c, n in tests]))

@@ -489,3 +489,17 @@ def test_the_neighbour_regulariser_runs_on_this_processes_rows_only():
     _, t_part, _ = part(None, noisy, make_generator(2))
     assert seen == [8, 4]  # the forward pass only for the shard under DDP
     assert torch.equal(t_whole[4:], t_part[4:])
+
+
+def test_neighbor2neighbor_without_references_keeps_its_last_epoch(tmp_path, capsys):
+    from daekit.checkpoint import load_checkpoint
+    from daekit.cli import main
+
+    run = tmp_path / "r"
+    assert main(["train", "--data", "digits", "--model", "unet", "--noise", "none", "--target", "neighbor2neighbor",
+                 "--set", "data.noisy_once=gaussian:50", "--set", "data.resize=16", "--epochs", "3", "--out", str(run),
+                 "--quiet"]) == 0
+    assert "kept the last epoch (3)" in capsys.readouterr().out
+    best = load_checkpoint(run / "checkpoints" / "best.safetensors")
+    last = load_checkpoint(run / "checkpoints" / "last.safetensors")
+    assert best.info["epoch"] == 3 and all(torch.equal(best.state_dict[k], last.state_dict[k]) for k in best.state_dict)

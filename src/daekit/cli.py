@@ -313,8 +313,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     if not distributed.context().is_main:  # under torchrun, rank 0 reports
         return 0
     if b.get("ssim") is None and b.get("psnr") is not None:  # no clean references: a self-supervised score
-        print(f"best validation score {b['psnr']:.2f} dB against noisy pixels at epoch {b.get('epoch')} "
-              "(no clean references: PSNR needs them; see `daekit evaluate`)")
+        if cfg.train.target == "neighbor2neighbor":  # keeps its last epoch (train.fit)
+            print(f"kept the last epoch ({b.get('epoch')}), as Neighbor2Neighbor does; its validation score {b['psnr']:.2f} dB "
+                  "against neighbouring noisy pixels (no clean references: PSNR needs them; see `daekit evaluate`)")
+        else:
+            print(f"best validation score {b['psnr']:.2f} dB against noisy pixels at epoch {b.get('epoch')} "
+                  "(no clean references: PSNR needs them; see `daekit evaluate`)")
         print(f"what it removed, image by image: daekit report {result.run_dir}")
     else:
         print(f"best val PSNR {b.get('psnr', float('nan')):.2f} dB, SSIM {b.get('ssim', float('nan')):.3f} at epoch {b.get('epoch')}")

@@ -25,7 +25,8 @@ mask), drawing any randomness from the step's generator, so a run stays reproduc
   Adam does not see). gamma ramps from 0 to ``train.neighbour_gamma`` over the epochs, as published. Every
   pixel of the sub-image is in the loss, where blind-spot learns from the few hidden ones: at the same
   training length it learns far faster (docs/benchmarks.md). Like blind-spot it assumes noise that is
-  independent from pixel to pixel.
+  independent from pixel to pixel. Without clean references a run keeps its last epoch (``train.fit``):
+  the self-supervised score below leans to smoothing.
 
 With ``data: images`` and ``noise: none`` the loader's images are the user's noisy photos themselves:
 blind-spot training then needs nothing else. Noise2Noise needs two noisy shots of each scene: real ones
