@@ -131,8 +131,15 @@ def test_the_guides_noisy_folder_commands_run(tmp_path, capsys):
         clean = np.tile(np.linspace(40, 200, 96), (96, 1))
         cv2.imwrite(str(photos / f"{i}.png"), np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8))
     run = tmp_path / "runs" / "mine"
+    assert main(["train", "--data", "images", "--data-dir", str(photos), "--noise", "none", "--target", "neighbor2neighbor",
+                 "--model", "unet", "--set", "data.patch_size=128", "--out", str(run), "--epochs", "1",
+                 "--set", "data.patches_per_epoch=256", "--quiet"]) == 0
+    assert main(["denoise", "--model", str(run), str(photos / "0.png"), "-o", str(tmp_path / "ne2ne.png")]) == 0
+    assert cv2.imread(str(tmp_path / "ne2ne.png"), cv2.IMREAD_UNCHANGED).shape == (96, 96)  # that it learns: the tests above
     assert main(["train", "--data", "images", "--data-dir", str(photos), "--noise", "none", "--target", "blind-spot",
-                 "--out", str(run), "--epochs", "1", "--set", "data.patches_per_epoch=256", "--quiet"]) == 0
+                 "--out", str(tmp_path / "runs" / "mine-n2v"), "--epochs", "1", "--set", "data.patches_per_epoch=256",
+                 "--quiet"]) == 0
+    run = tmp_path / "runs" / "mine-n2v"  # the rest as before, on the blind-spot run
     assert main(["denoise", "--model", str(run), str(photos / "0.png"), "-o", str(tmp_path / "clean.png")]) == 0
     assert cv2.imread(str(tmp_path / "clean.png"), cv2.IMREAD_UNCHANGED).shape == (96, 96)
     assert main(["report", str(run)]) == 0 and (run / "report.html").exists()
