@@ -3,17 +3,21 @@ Gaussian sigma 25 drawn once per image (`data.noisy_once`: the model never sees 
 BSD68 at sigma 25 (the same noisy images as bench/photo.py), beside BM3D (known sigma) in the same run and
 Noise2Void's published 27.71 dB (Krull et al. 2019, BSD68 sigma 25).
 
-Three trainings of the same length, each scored the same way:
+Four trainings of the same length, each scored the same way:
 * blind-spot: one noisy copy of each photo (`data.noisy_once=gaussian:25`), its own hidden pixels as targets;
+* neighbor2neighbor: the same one noisy copy, split into neighbouring half-size sub-images, one the target of
+  the other (its 128-pixel patches give the 64-pixel inputs the others train on);
 * noise2noise: two noisy copies of each photo, drawn once (`data.noisy_copies=2`), one the target of the other;
 * supervised: clean photos with fresh sigma-25 noise at every step (what noise2noise is measured against).
 
     python bench/noclean.py --device cuda --epochs 60      # the real run, on a GPU
-    python bench/noclean.py --epochs 10                    # CPU length: noise2noise against supervised holds here too
+    python bench/noclean.py --epochs 40 --patches 4096 --out runs/noclean   # docs/benchmarks.md's CPU run (~1 h)
+    python bench/noclean.py --epochs 40 --patches 4096 --out runs/noclean --reuse   # score those runs again
     python bench/noclean.py --quick                        # 40 photos, 1 short epoch each, 8 test photos: the code path
 
-Targets (issue "Denoising without clean images"): blind-spot >= Noise2Void's 27.71 dB on BSD68 sigma 25
-(aim for BM3D); noise2noise within 0.3 dB of supervised trained the same way. Record the device and the
+Targets (issue "Denoising without clean images"): training on one noisy copy of each photo >= Noise2Void's
+27.71 dB on BSD68 sigma 25 (aim for BM3D), one RESULT line for each of blind-spot and neighbor2neighbor;
+noise2noise within 0.3 dB of supervised trained the same way. Record the device and the
 training time beside every figure.
 """
 from __future__ import annotations
@@ -65,7 +69,7 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--patches", type=int, default=None, help="training patches per epoch (default: 256 per photo, capped by device)")
-    p.add_argument("--modes", default="blind-spot,noise2noise,supervised", help=f"comma-separated: {', '.join(MODES)}")
+    p.add_argument("--modes", default="neighbor2neighbor,blind-spot,noise2noise,supervised", help=f"comma-separated: {', '.join(MODES)}")
     p.add_argument("--model", default="unet", help="a convolutional model (default unet)")
     p.add_argument("--bsd68-limit", type=int, default=None)
     p.add_argument("--no-bm3d", action="store_true")
@@ -117,16 +121,20 @@ def main() -> None:
     noisy = float(np.mean([score(n, c)[0] for c, n in tests]))
     bm3d = None if a.no_bm3d else float(np.mean([score(bm3d_method(n, SIGMA), c)[0] for c, n in tests]))
     print(f"\nBSD68 sigma {SIGMA}, {len(tests)} photos (PSNR dB); {a.model}, {epochs} epoch(s) each on {a.device}:")
-    print(f"  noisy input                      {noisy:6.2f}")
+    print("  noisy input".ljust(37) + f"{noisy:6.2f}")
     for mode in modes:
-        print(f"  daekit {mode:<12} ({seconds[mode]:5.0f} s) {scores[mode]:6.2f}")
+        print(f"  daekit {mode:<17} ({seconds[mode]:5.0f} s) {scores[mode]:6.2f}")
     if bm3d is not None:
-        print(f"  BM3D (known sigma), this run     {bm3d:6.2f}   (published {BM3D_PUBLISHED})")
-    print(f"  Noise2Void, published            {N2V_PUBLISHED:6.2f}")
+        print("  BM3D (known sigma), this run".ljust(37) + f"{bm3d:6.2f}   (published {BM3D_PUBLISHED})")
+    print("  Noise2Void, published".ljust(37) + f"{N2V_PUBLISHED:6.2f}")
     if "blind-spot" in scores:
         result("blindspot_bsd68_s25_minus_n2v_published", scores["blind-spot"] - N2V_PUBLISHED, ">=", 0.0, a.quick)
         if bm3d is not None:
             result("blindspot_bsd68_s25_minus_bm3d", scores["blind-spot"] - bm3d, ">=", 0.0, a.quick)
+    if "neighbor2neighbor" in scores:  # the same protocol (one noisy copy of each photo), another way to learn from it
+        result("neighbor2neighbor_bsd68_s25_minus_n2v_published", scores["neighbor2neighbor"] - N2V_PUBLISHED, ">=", 0.0, a.quick)
+        if bm3d is not None:
+            result("neighbor2neighbor_bsd68_s25_minus_bm3d", scores["neighbor2neighbor"] - bm3d, ">=", 0.0, a.quick)
     if "noise2noise" in scores and "supervised" in scores:
         result("noise2noise_minus_supervised_bsd68_s25", scores["noise2noise"] - scores["supervised"], ">=", -0.3, a.quick)
 
