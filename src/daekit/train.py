@@ -574,7 +574,10 @@ def fit(
         epoch_bar.close()
     if progress and history and ctx.is_main and not references:
         tqdm.write("validation had no clean references: its score is the error against noisy pixels (in dB), which ranks "
-                   "checkpoints as the true error does but is not a PSNR; measure PSNR with `daekit evaluate` on clean images")
+                   "checkpoints as the true error does but is not a PSNR; measure PSNR with `daekit evaluate` on clean images"
+                   if not keep_last else
+                   "validation had no clean references: its score is the error against neighbouring noisy pixels (in dB), not a "
+                   "PSNR, and leans to smoothing, so the run keeps its last epoch; measure PSNR with `daekit evaluate` on clean images")
         if best["psnr"] < history[-1]["val_noisy_psnr"]:
             bar = ("the input shot itself" if cfg.train.target == "noise2noise" else
                    "the neighbouring sub-image itself" if cfg.train.target == "neighbor2neighbor" else
