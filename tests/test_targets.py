@@ -510,3 +510,5 @@ def test_neighbor2neighbor_without_references_keeps_its_last_epoch(tmp_path, cap
     best = load_checkpoint(run / "checkpoints" / "best.safetensors")
     last = load_checkpoint(run / "checkpoints" / "last.safetensors")
     assert best.info["epoch"] == 3 and all(torch.equal(best.state_dict[k], last.state_dict[k]) for k in best.state_dict)
+    assert main(["report", str(run)]) == 0
+    assert "keeping the last epoch (3)" in (run / "report.md").read_text()

@@ -19,7 +19,7 @@ import torch
 from .errors import DaekitError
 from .metrics import psnr, residual_stats, ssim
 from .report import _png, _read_history, plt, write_blocks
-from .targets import shots
+from .targets import keeps_last_epoch, shots
 
 SHOWN = 4  # validation images shown
 CROP = 256  # each shown as its centre, at most this many pixels a side
@@ -31,7 +31,8 @@ NO_REFERENCE_TEXT = (
     "them, run `daekit evaluate --model RUN --data images --data-dir CLEAN_FOLDER --noise SPEC` on clean "
     "images with a noise like yours. Shown instead: the self-supervised validation score (the error at hidden "
     "pixels, or against a second shot, in dB; it ranks checkpoints as the true error does, but is not a "
-    "PSNR), and what the model removed from each image.")
+    "PSNR; for Neighbor2Neighbor, the error of one sub-image's output against its neighbour, which leans to "
+    "smoothing, so such a run keeps its last epoch), and what the model removed from each image.")
 RESIDUAL_TEXT = (
     "The residual is the input minus the output: what the model removed. If it removed noise only, the residual "
     "looks like noise: its spread (sigma, 0-255 scale) near the input's estimated noise level (scikit-image's "
@@ -157,7 +158,8 @@ def build_run_report(run_dir: str | Path, shown: int = SHOWN) -> tuple[Path, Pat
     header = ["image", "input noise sigma (est.)", "residual sigma", "residual lag-1", "edge correlation", "reading"]
     if refs:
         header[1:1] = ["PSNR input", "PSNR output", "SSIM output"]
-    best = max(history, key=lambda h: h["val_psnr"]) if history else None
+    last = keeps_last_epoch(cfg.train.target, refs)
+    best = (history[-1] if last else max(history, key=lambda h: h["val_psnr"])) if history else None
     what = {"clean": "the clean images", "noise2noise": "a second noisy shot of each image (Noise2Noise)",
             "blind-spot": "its own hidden pixels (blind-spot)",
             "neighbor2neighbor": "a neighbouring sub-image of the same noisy image (Neighbor2Neighbor)"}[cfg.train.target]
@@ -165,7 +167,8 @@ def build_run_report(run_dir: str | Path, shown: int = SHOWN) -> tuple[Path, Pat
     noise = f"noisy once with {cfg.data.noisy_once}" if cfg.data.noisy_once else ("bursts of noisy shots" if cfg.data.bursts else "")
     intro = (f"Model `{cfg.model.name}` trained on {data}{', ' + noise if noise else ''}, noise `{cfg.noise}`, learning to "
              f"output {what}; {len(history)} epoch(s)"
-             + (f", best at epoch {best['epoch']}" if best else "") + ". Shown: the centre of the first "
+             + ((f", keeping the last epoch ({best['epoch']})" if last else f", best at epoch {best['epoch']}") if best else "")
+             + ". Shown: the centre of the first "
              f"{len(inputs)} validation image(s).")
     figures = [("images.png", "Validation images: " + ", ".join(figure_rows[0]), _images_png(figure_rows))]
     curves = _curves_png(history, refs)

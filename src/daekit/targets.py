@@ -168,6 +168,14 @@ class NeighbourStep:
         return first, target, None
 
 
+def keeps_last_epoch(target: str, references: bool) -> bool:
+    """Whether a run keeps its last epoch rather than its best-scoring one: neighbor2neighbor without clean
+    references, whose self-supervised score leans to smoothing (``self_supervised_scores``) and ranks the
+    regularised late epochs too low (BSD68: best by the score 28.06 dB, the last 28.17; docs/benchmarks.md).
+    The paper keeps the last epoch too."""
+    return target == "neighbor2neighbor" and not references
+
+
 def make_step(target: str, noise: Noise, fraction: float, frames: int = 1, fill: str = "neighbour", stride: int = 1,
               forward: Callable[[torch.Tensor], torch.Tensor] | None = None, gamma: float = 2.0,
               shard: slice | None = None) -> Step:

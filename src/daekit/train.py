@@ -34,7 +34,7 @@ from .noise import Noise, make_generator, parse_noise
 from .runtime import Precision, denoise_batches, select_device
 from .runfolder import RunFolder
 from .seeding import CORRUPT, SHUFFLE, VALIDATION, derive_seed
-from .targets import Step, make_step, masked_loss, self_supervised_scores
+from .targets import Step, keeps_last_epoch, make_step, masked_loss, self_supervised_scores
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
@@ -431,10 +431,7 @@ def fit(
         model.to(memory_format=torch.channels_last)
     frames = data.frames
     references = has_references(cfg, frames)
-    # neighbor2neighbor without references keeps its last epoch, as published: its self-supervised score
-    # (sub-images against their neighbours) leans to smoothing and ranks the regularised late epochs too low
-    # (BSD68: best by the score 28.06 dB, the last 28.17; docs/benchmarks.md)
-    keep_last = cfg.train.target == "neighbor2neighbor" and not references
+    keep_last = keeps_last_epoch(cfg.train.target, references)
     check_target(cfg, frames, model)
     # validation: PSNR against the clean images where the data have them, else a self-supervised score
     val_seed = derive_seed(cfg.seed, VALIDATION)
