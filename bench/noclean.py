@@ -82,6 +82,8 @@ def main() -> None:
     import daekit
     from daekit.images import read_image
 
+    if a.reuse and not a.out:
+        raise SystemExit("bench/noclean.py: --reuse scores the runs kept in --out DIR; give --out")
     modes = [m.strip() for m in a.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in MODES]
     if unknown:
