@@ -313,7 +313,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     if not distributed.context().is_main:  # under torchrun, rank 0 reports
         return 0
     if b.get("ssim") is None and b.get("psnr") is not None:  # no clean references: a self-supervised score
-        if cfg.train.target == "neighbor2neighbor":  # keeps its last epoch (train.fit)
+        from .targets import keeps_last_epoch
+
+        if keeps_last_epoch(cfg.train.target, references=False):
             print(f"kept the last epoch ({b.get('epoch')}), as Neighbor2Neighbor does; its validation score {b['psnr']:.2f} dB "
                   "against neighbouring noisy pixels (no clean references: PSNR needs them; see `daekit evaluate`)")
         else:
