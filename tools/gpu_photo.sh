@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Issue 16's next GPU run in one device call (DEVELOPERS.md, "Training on a lent GPU"): photo-color alone for
-# its whole recipe, then photo-real fine-tuned from it with its own recipe, each to a wall-clock budget.
+# its whole recipe, then photo-real fine-tuned from it, each to a wall-clock budget.
 # Runs on the device machine from the checkout root, with .devdata (cbsd432, cbsd68, polyu) and .whl carried:
 #   run(command="bash tools/gpu_photo.sh 300 170", carry=[".devdata", ".whl"], timeout_s=590)
+# COLOR_S = 0 skips photo-color (photo-real then starts from the shipped photo-color). REAL_NOISES, noise
+# specs separated by ';', trains one photo-real per spec (photo-real-1, photo-real-2, ..., each for REAL_S
+# seconds, one after the other) instead of the one of configs/photo-real.yaml: a recipe comparison at full
+# scale, e.g. REAL_NOISES='camera|camera:jpeg=70..98|gaussian:0..50;camera:iso=50..25600|...' ... 0 260.
 # Each run folder is packed into $OUT/<name>.tar as soon as it ends (a device call returns at most 8 files,
 # and only what is under $OUT when it stops), the log into $OUT/log.txt. Then, here:
 #   tar -xf <files_at>/photo-color.tar -C runs && tar -xf <files_at>/photo-real.tar -C runs
 #   python tools/ship_model.py runs/photo-color photo-color --init photo-gray   (and photo-real --init photo-color)
 #   python bench/real.py --polyu-limit 10 --cbsd68-limit 20   # ship only what improves on docs/benchmarks.md
+#   python bench/real_variants.py                              # and the rows of photos with little noise
 set -euo pipefail
-COLOR_S=${1:-300}   # seconds of training for photo-color (37 epochs alone on an H200: ~350 s)
-REAL_S=${2:-170}    # seconds for photo-real
+COLOR_S=${1:-300}   # seconds of training for photo-color (37 epochs alone on an H200: ~350 s); 0 = skip
+REAL_S=${2:-170}    # seconds for each photo-real
 DEVICE=${DEVICE:-cuda}
 DATA=${DATA:-.devdata}
 read -r -a SETS <<< "${SETS:-}"   # extra train_budget options (a CPU smoke test: "--set data.patches_per_epoch=128 ...")
+IFS=';' read -r -a NOISES <<< "${REAL_NOISES:-}"
 : "${OUT:?OUT must name the folder whose files come back}"
 python3 -c "import pydantic" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1
@@ -23,12 +29,28 @@ pack() {  # the best checkpoint and the run's record; not last.* (resume state, 
     rm -f "$runs/$1/checkpoints/last."*
     tar -cf "$OUT/$1.tar" -C "$runs" "$1"
 }
+real() {  # real NAME [train_budget options]: photo-real's recipe from $init, for REAL_S seconds
+    local name=$1
+    shift
+    python3 tools/train_budget.py configs/photo-real.yaml --budget-s "$REAL_S" --data-dir "$DATA" \
+        --out "$runs/$name" --device "$DEVICE" --set "train.init=$init" "$@" "${SETS[@]}"
+    pack "$name"
+}
 {
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-    python3 tools/train_budget.py configs/photo-color.yaml --budget-s "$COLOR_S" --data-dir "$DATA" \
-        --out "$runs/photo-color" --device "$DEVICE" "${SETS[@]}"
-    pack photo-color
-    python3 tools/train_budget.py configs/photo-real.yaml --budget-s "$REAL_S" --data-dir "$DATA" \
-        --out "$runs/photo-real" --device "$DEVICE" --set "train.init=$runs/photo-color" "${SETS[@]}"
-    pack photo-real
+    init=photo-color
+    if [ "$COLOR_S" != 0 ]; then
+        python3 tools/train_budget.py configs/photo-color.yaml --budget-s "$COLOR_S" --data-dir "$DATA" \
+            --out "$runs/photo-color" --device "$DEVICE" "${SETS[@]}"
+        pack photo-color
+        init=$runs/photo-color
+    fi
+    if [ ${#NOISES[@]} = 0 ]; then
+        real photo-real
+    else
+        for k in "${!NOISES[@]}"; do
+            echo "photo-real-$((k + 1)): noise ${NOISES[$k]}"
+            real "photo-real-$((k + 1))" --set "noise=${NOISES[$k]}"
+        done
+    fi
 } 2>&1 | tee "$OUT/log.txt"
