@@ -67,6 +67,16 @@ def test_learning_from_noisy_images_alone_denoises(tmp_path, target, model):
     assert r.best["psnr"] > r.history[-1]["val_noisy_psnr"] + 2, r.history[-1]
 
 
+def test_a_saturated_sigmoid_output_is_named_with_the_way_out(tmp_path, capsys):
+    """The default conv model (sigmoid output) trained neighbor2neighbor on digits sticks at 0: the warning says
+    so and names a model that works, where "train longer" would not help."""
+    cfg = resolve_config(sets=tiny_sets(tmp_path / "r", "train.target=neighbor2neighbor", "data.name=digits28", "data.limit=1000",
+                                        "train.epochs=1", "train.lr=1e-3", "train.batch_size=16", model="model.args={}"))
+    fit(cfg, progress=True)
+    out = capsys.readouterr().out
+    assert "did not learn" in out and "sigmoid output is saturated" in out and "--model unet" in out, out
+
+
 def test_targets_that_cannot_work_are_refused_in_one_line(tmp_path):
     with pytest.raises(DaekitError, match="needs a convolutional model"):
         fit(resolve_config(sets=tiny_sets(tmp_path / "a", "train.target=blind-spot", model="model.name=dense")), progress=False)

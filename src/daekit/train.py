@@ -581,12 +581,13 @@ def fit(
                    "the median of their neighbours (a 5x5 median filter)" if cfg.train.mask_fill == "median" else
                    "a random neighbour's value")
             tqdm.write(f"warning: the model predicts the validation pixels no better ({best['psnr']:.2f} dB) than {bar} "
-                       f"({history[-1]['val_noisy_psnr']:.2f} dB): train longer, or lower train.lr")
+                       f"({history[-1]['val_noisy_psnr']:.2f} dB): train longer, or lower train.lr{_saturation_hint(model, data.val)}")
     elif progress and history and ctx.is_main:
         blank = constant_psnr(data.val)
         if best["psnr"] <= blank + COLLAPSE_MARGIN_DB:  # also for a compression AE, which has no corrupted input
             tqdm.write(f"warning: the model did not learn: its best validation PSNR ({best['psnr']:.2f} dB) is hardly above a "
-                       f"blank image of the average grey ({blank:.2f} dB); train longer, or change train.loss or train.lr")
+                       f"blank image of the average grey ({blank:.2f} dB); train longer, or change train.loss or train.lr"
+                       f"{_saturation_hint(model, data.val if val_noisy is None else val_noisy)}")
         elif best["psnr"] < history[-1]["val_noisy_psnr"] < math.inf:  # inf: no noise
             tqdm.write(
                 f"warning: the best validation PSNR ({best['psnr']:.2f} dB) is below the corrupted input's "
@@ -629,6 +630,26 @@ def check_target(cfg: Config, frames: int, model: nn.Module) -> None:
         raise DaekitError("train.target noise2noise needs two noisy shots of each image: real ones (data.bursts: a subfolder "
                           "per scene) or drawn ones (data.noisy_copies: 2 with data.noisy_once); with one noisy image each, "
                           "use --target neighbor2neighbor or --target blind-spot")
+
+
+def _saturation_hint(model: nn.Module, val: torch.Tensor | list[torch.Tensor]) -> str:
+    """For a training that did not learn: whether its sigmoid output saturated (most of it at 0 or 1, where
+    the sigmoid's gradient vanishes), which training longer does not undo; seen with the conv model and
+    neighbor2neighbor, whose output sticks at 0 on digits. `val`: the model's validation inputs."""
+    net = core(model)
+    if not getattr(net, "unit_output", False) or len(val) == 0:
+        return ""
+    x = (val[0][None] if isinstance(val, list) else val[:4])[:, : net.in_channels]
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        y = net(x.to(next(net.parameters()).device, torch.float32))
+    net.train(was_training)
+    saturated = float((y * (1 - y) < 0.01).float().mean())  # where the sigmoid's gradient is below 0.01 (of 0.25 at most)
+    if saturated < 0.5:
+        return ""
+    return (f"; its sigmoid output is saturated ({saturated:.0%} of the pixels within 0.01 of 0 or 1, where it hardly learns): "
+            "try --model unet or --set model.args.out_act=none")
 
 
 def _stopped(run: RunFolder, where: str) -> str:
