@@ -1,7 +1,7 @@
 """What the default colour model can and cannot do without retraining: inference-time variants on real camera
 noise (PolyU), and what it does to near-clean photos.
 
-    python bench/real_variants.py [--quick] [--polyu-limit 10] [--clean-limit 8]
+    python bench/real_variants.py [--quick] [--polyu-limit 10] [--clean-limit 8] [--model photo-real]
 
 * PolyU (every (100/N)-th photo, as bench/real.py picks them): the default (`photo-real`) one pass, beside
   variants that remove more of the correlated noise it leaves: its removed noise scaled by 1.5 (a blend
@@ -15,8 +15,14 @@ noise (PolyU), and what it does to near-clean photos.
   bench/photo.py), and the `camera` noise at ISO 100 and 400 (a camera in daylight): the default and
   photo-color against the input. A photo with little noise should not come out worse.
 
+* The strength curve: the one-pass result blended with the input (`--strength`, 0.5..1.5), PolyU and Gaussian
+  sigma 1 side by side. A model that removes more gains on PolyU and loses on clean photos along this curve;
+  a candidate (`--model runs/...`) is better than the shipped default only where its curve lies above the
+  default's, not merely further along it.
+
 Targets (ours, for issue "Real photos"): the default does not make a near-clean photo worse (output minus
-input >= 0 dB), with Gaussian sigma 1 and with ISO-100 camera noise.
+input >= 0 dB), with Gaussian sigma 1 and with ISO-100 camera noise. `--model` scores another model (a run
+folder, a checkpoint or a shipped name) in the default's place.
 """
 from __future__ import annotations
 
@@ -69,9 +75,12 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--polyu-limit", type=int, default=10)
     p.add_argument("--clean-limit", type=int, default=8, help="CBSD68 photos for the near-clean check")
+    p.add_argument("--model", default=default_for(3), help="the model scored as the default (default: the shipped one)")
     a = p.parse_args()
     print(f"machine: {machine(a.device)}")
-    default = Denoiser.load(default_for(3), device=a.device)
+    default = Denoiser.load(a.model, device=a.device)
+    label = str(default.info.get("name") or a.model)
+    blends: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"PolyU": [], "Gaussian sigma 1": []}
 
     def run(x: np.ndarray) -> np.ndarray:
         return default.denoise_image(np.ascontiguousarray(x, dtype=np.float32), tile=None)
@@ -84,12 +93,13 @@ def main() -> None:
         noisy = crop(read_image(f)[0], a.quick)
         clean = crop(read_image(f.with_name(f.name.replace("_real", "_mean")))[0], a.quick)
         outs = variants(run, noisy)
+        blends["PolyU"].append((noisy, outs["one pass"], clean))
         removed.append(255 * float(np.std(noisy - outs["one pass"])))  # what the model takes away, 0-255
         row = {"noisy": psnr(noisy, clean), **{k: psnr(v, clean) for k, v in outs.items()}}
         row["best of them"] = max(v for k, v in row.items() if k != "noisy")
         rows.append(row)
     if rows:
-        print(f"\nPolyU, {len(rows)} photos, {default.info.get('name')} (blind): mean PSNR (dB)")
+        print(f"\nPolyU, {len(rows)} photos, {label} (blind): mean PSNR (dB)")
         for k in rows[0]:
             print(f"  {k:<20} {np.mean([r[k] for r in rows]):6.2f}")
         noise = [255 * float(np.std(crop(read_image(f)[0], a.quick) - crop(read_image(f.with_name(f.name.replace("_real", "_mean")))[0], a.quick)))
@@ -98,7 +108,7 @@ def main() -> None:
               f"{min(removed):.1f}..{max(removed):.1f} (0-255)")
 
     files = find_images([Path(a.data_dir) / "cbsd68"])[: 2 if a.quick else a.clean_limit]
-    models = {default.info.get("name"): default, "photo-color": Denoiser.load("photo-color", device=a.device)}
+    models = {label: default, "photo-color": Denoiser.load("photo-color", device=a.device)}
     conditions = {"Gaussian sigma 1": lambda c, i: noisy_image(c, 1, i),
                   "camera ISO 100": lambda c, i: camera(c, 100, i), "camera ISO 400": lambda c, i: camera(c, 400, i)}
     scores = {cond: {"input": [], **{k: [] for k in models}} for cond in conditions}
@@ -110,15 +120,25 @@ def main() -> None:
             noisy = make(clean, i)
             scores[cond]["input"].append(psnr(noisy, clean))
             for k, den in models.items():
-                scores[cond][k].append(psnr(den.denoise_image(noisy, tile=None), clean))
+                out = den.denoise_image(noisy, tile=None)
+                scores[cond][k].append(psnr(out, clean))
+                if den is default and cond in blends:
+                    blends[cond].append((noisy, out, clean))
     print(f"\nPhotos with little noise: {len(files)} CBSD68 photos, mean PSNR (dB)")
     print(f"  {'':<20}" + "".join(f"{k:>14}" for k in scores[next(iter(conditions))]))
     for cond, row in scores.items():
         print(f"  {cond:<20}" + "".join(f"{np.mean(v):>14.2f}" for v in row.values()))
     print(f"  std of what the default removes from the clean photos themselves: {min(from_clean):.1f}..{max(from_clean):.1f}")
-    name = default.info.get("name")
+    print(f"\nStrength curve of {label}: mean PSNR (dB) of noisy + s * (one pass - noisy)")
+    print(f"  {'s':<20}" + "".join(f"{s:>7.2f}" for s in STRENGTHS))
+    for cond, items in blends.items():
+        if items:
+            print(f"  {cond:<20}" + "".join(f"{np.mean([psnr(n + s * (o - n), c) for n, o, c in items]):>7.2f}" for s in STRENGTHS))
     for cond, target in (("Gaussian sigma 1", "real_default_near_clean_minus_input"), ("camera ISO 100", "real_default_iso100_minus_input")):
-        result(target, np.mean(scores[cond][name]) - np.mean(scores[cond]["input"]), ">=", 0.0, a.quick)
+        result(target, np.mean(scores[cond][label]) - np.mean(scores[cond]["input"]), ">=", 0.0, a.quick)
+
+
+STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5)
 
 
 def camera(clean: np.ndarray, iso: int, index: int) -> np.ndarray:
