@@ -6,7 +6,7 @@
 # COLOR_S = 0 skips photo-color (photo-real then starts from the shipped photo-color). REAL_NOISES, noise
 # specs separated by ';', trains one photo-real per spec (photo-real-1, photo-real-2, ..., each for REAL_S
 # seconds, one after the other) instead of the one of configs/photo-real.yaml: a recipe comparison at full
-# scale, e.g. REAL_NOISES='camera|camera:jpeg=70..98|gaussian:0..50;camera:iso=50..25600|...' ... 0 260.
+# scale (DEVELOPERS.md gives the next run's two), e.g. REAL_NOISES='camera|gaussian:0..50;camera:chroma=1..5|...' ... 0 230.
 # Each run folder is packed into $OUT/<name>.tar as soon as it ends (a device call returns at most 8 files,
 # and only what is under $OUT when it stops), the log into $OUT/log.txt. Then, here:
 #   tar -xf <files_at>/photo-color.tar -C runs && tar -xf <files_at>/photo-real.tar -C runs
