@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, parser, result  # noqa: E402
@@ -36,6 +37,7 @@ from daekit.ensemble import check_size  # noqa: E402
 from daekit.errors import DaekitError  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
 from daekit.metrics import psnr, ssim  # noqa: E402
+from daekit.noise import make_generator, parse_noise  # noqa: E402
 from daekit.runtime import check_precision  # noqa: E402
 
 SIGMAS = (15, 25, 50)
@@ -51,6 +53,12 @@ PUBLISHED = {
 def noisy_image(clean: np.ndarray, sigma: int, index: int) -> np.ndarray:
     rng = np.random.default_rng([2024, sigma, index])
     return (clean + rng.normal(0.0, sigma / 255.0, clean.shape)).astype(np.float32)
+
+
+def noisy_photo(clean: np.ndarray, spec: str, seed: int) -> np.ndarray:
+    """An (H, W, C) photo in [0, 1] with the registry's noise `spec` (e.g. ``camera:iso=3200``) drawn from `seed`."""
+    x = torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)).permute(2, 0, 1)[None]
+    return parse_noise(spec)(x, make_generator(seed))[0].permute(1, 2, 0).numpy()
 
 
 COLOR_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, parser, result  # noqa: E402
-from photo import noisy_image  # noqa: E402
+from photo import noisy_image, noisy_photo  # noqa: E402
 
 from daekit.api import Denoiser  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
@@ -162,8 +162,6 @@ def cbsd68(args, models: dict[str, Denoiser], quick: bool) -> None:
 def big_photo(args, quick: bool) -> None:
     import cv2
 
-    from daekit.noise import make_generator, parse_noise
-
     folder = Path(args.data_dir) / "cbsd68"
     files = find_images([folder]) if folder.is_dir() else []
     if not files:
@@ -172,10 +170,7 @@ def big_photo(args, quick: bool) -> None:
     w, h = (400, 300) if quick else (4000, 3000)
     base, _ = read_image(files[0])
     img = cv2.resize(base, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
-    import torch
-
-    x = torch.from_numpy(img).permute(2, 0, 1)[None]
-    noisy = parse_noise("camera:iso=3200")(x, make_generator(0))[0].permute(1, 2, 0).numpy()
+    noisy = noisy_photo(img, "camera:iso=3200", 0)
     print(f"\n{w} x {h} colour photo ({w * h / 1e6:.0f} MP), ISO-3200 camera noise: `daekit denoise` (child process) vs one CBM3D call")
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "photo.png", Path(tmp) / "clean.png"
