@@ -31,17 +31,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, parser, result  # noqa: E402
-from photo import noisy_image  # noqa: E402
+from photo import noisy_image, noisy_photo  # noqa: E402
 from real import crop, psnr  # noqa: E402
 
 from daekit.api import Denoiser  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
-from daekit.noise import make_generator, parse_noise  # noqa: E402
 from daekit.pretrained import default_for  # noqa: E402
+
+STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5)  # the strength curve's points (noisy + s * (one pass - noisy))
 
 
 def shuffled(run, x: np.ndarray) -> np.ndarray:
@@ -88,12 +88,13 @@ def main() -> None:
     pairs = sorted((Path(a.data_dir) / "polyu").glob("*_real.*"))
     n = 2 if a.quick else a.polyu_limit
     pick = pairs[:: max(1, len(pairs) // n)][:n]
-    rows, removed = [], []
+    rows, removed, noise = [], [], []
     for f in pick:
         noisy = crop(read_image(f)[0], a.quick)
         clean = crop(read_image(f.with_name(f.name.replace("_real", "_mean")))[0], a.quick)
         outs = variants(run, noisy)
         blends["PolyU"].append((noisy, outs["one pass"], clean))
+        noise.append(255 * float(np.std(noisy - clean)))  # the noise (noisy - reference), 0-255
         removed.append(255 * float(np.std(noisy - outs["one pass"])))  # what the model takes away, 0-255
         row = {"noisy": psnr(noisy, clean), **{k: psnr(v, clean) for k, v in outs.items()}}
         row["best of them"] = max(v for k, v in row.items() if k != "noisy")
@@ -102,15 +103,14 @@ def main() -> None:
         print(f"\nPolyU, {len(rows)} photos, {label} (blind): mean PSNR (dB)")
         for k in rows[0]:
             print(f"  {k:<20} {np.mean([r[k] for r in rows]):6.2f}")
-        noise = [255 * float(np.std(crop(read_image(f)[0], a.quick) - crop(read_image(f.with_name(f.name.replace("_real", "_mean")))[0], a.quick)))
-                 for f in pick]
         print(f"  std of the noise (noisy - reference) {min(noise):.1f}..{max(noise):.1f}, of what one pass removes "
               f"{min(removed):.1f}..{max(removed):.1f} (0-255)")
 
     files = find_images([Path(a.data_dir) / "cbsd68"])[: 2 if a.quick else a.clean_limit]
     models = {label: default, "photo-color": Denoiser.load("photo-color", device=a.device)}
     conditions = {"Gaussian sigma 1": lambda c, i: noisy_image(c, 1, i),
-                  "camera ISO 100": lambda c, i: camera(c, 100, i), "camera ISO 400": lambda c, i: camera(c, 400, i)}
+                  "camera ISO 100": lambda c, i: noisy_photo(c, "camera:iso=100", i),
+                  "camera ISO 400": lambda c, i: noisy_photo(c, "camera:iso=400", i)}
     scores = {cond: {"input": [], **{k: [] for k in models}} for cond in conditions}
     from_clean = []
     for i, f in enumerate(files):
@@ -137,14 +137,6 @@ def main() -> None:
     for cond, target in (("Gaussian sigma 1", "real_default_near_clean_minus_input"), ("camera ISO 100", "real_default_iso100_minus_input")):
         result(target, np.mean(scores[cond][label]) - np.mean(scores[cond]["input"]), ">=", 0.0, a.quick)
 
-
-STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5)
-
-
-def camera(clean: np.ndarray, iso: int, index: int) -> np.ndarray:
-    """`clean` (H, W, 3) with the `camera` noise at `iso`, drawn from seed `index`."""
-    x = torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)).permute(2, 0, 1)[None]
-    return parse_noise(f"camera:iso={iso}")(x, make_generator(index))[0].permute(1, 2, 0).numpy()
 
 if __name__ == "__main__":
     main()
