@@ -640,11 +640,8 @@ def _saturation_hint(model: nn.Module, val: torch.Tensor | list[torch.Tensor]) -
     if not getattr(net, "unit_output", False) or len(val) == 0:
         return ""
     x = (val[0][None] if isinstance(val, list) else val[:4])[:, : net.in_channels]
-    was_training = net.training
-    net.eval()
     with torch.no_grad():
-        y = net(x.to(next(net.parameters()).device, torch.float32))
-    net.train(was_training)
+        y = denoise_batches(net, x.float())
     saturated = float((y * (1 - y) < 0.01).float().mean())  # where the sigmoid's gradient is below 0.01 (of 0.25 at most)
     if saturated < 0.5:
         return ""
