@@ -38,6 +38,7 @@ from photo import noisy_image, noisy_photo  # noqa: E402
 from real import crop, psnr  # noqa: E402
 
 from daekit.api import Denoiser  # noqa: E402
+from daekit.errors import DaekitError  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
 from daekit.pretrained import default_for  # noqa: E402
 
@@ -77,8 +78,11 @@ def main() -> None:
     p.add_argument("--clean-limit", type=int, default=8, help="CBSD68 photos for the near-clean check")
     p.add_argument("--model", default=default_for(3), help="the model scored as the default (default: the shipped one)")
     a = p.parse_args()
+    try:
+        default = Denoiser.load(a.model, device=a.device)
+    except DaekitError as e:
+        p.error(f"--model: {e}")
     print(f"machine: {machine(a.device)}")
-    default = Denoiser.load(a.model, device=a.device)
     label = str(default.info.get("name") or a.model)
     blends: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"PolyU": [], "Gaussian sigma 1": []}
 
