@@ -224,11 +224,11 @@ class JPEG(Noise):
 
 @NOISE.register("camera")
 class Camera(Noise):
-    """A camera's sRGB noise from a clean image (camera.py); named parameters ``iso``, ``nr``, ``chroma``, ``jpeg``."""
+    """A camera's sRGB noise from a clean image (camera.py); named parameters ``iso``, ``nr``, ``chroma``, ``flat``, ``jpeg``."""
 
     name = "camera"
     info = NoiseInfo(None, "", 0, 0, "a camera's noise: shot+read noise on a Bayer mosaic, demosaicked, "
-                     "colour-processed, optional JPEG (camera:iso=200..25600,nr=0..0.8,chroma=0..6,jpeg=0)")
+                     "colour-processed, optional JPEG (camera:iso=200..25600,nr=0..0.8,chroma=0..6,flat=0,jpeg=0)")
     params_info: dict[str, Param] = CAMERA_PARAMS
 
     def __init__(self, value: float | tuple[float, float] | None = None, data_range: tuple[float, float] = (0.0, 1.0),
