@@ -34,3 +34,38 @@ def test_train_budget_trains_to_its_budget_and_scores_the_test_sets(tmp_path):
     for name in ("set12", "bsd68"):
         for sigma in (15, 25, 50):
             assert f"test {name} sigma {sigma}: PSNR" in r.stdout
+
+
+def _noise_probe():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import noise_probe
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    return noise_probe
+
+
+def test_noise_probe_keeps_the_spectra_when_it_redraws_the_structure_and_finds_a_shift():
+    import numpy as np
+
+    probe = _noise_probe()
+    rng = np.random.default_rng(0)
+    white = rng.normal(size=(64, 64, 1))
+    noise = np.concatenate([white, 0.5 * white + rng.normal(size=(64, 64, 1)), np.roll(white, 1, axis=1)], axis=2)
+    noise[:32] *= 3  # placed: three times as strong in the top half
+    mixed = probe.phase_randomised(noise, 1)
+    assert np.isrealobj(mixed) and mixed.shape == noise.shape
+    spec = lambda z: np.fft.fft2(z, axes=(0, 1))  # noqa: E731
+    a, b = spec(noise), spec(mixed)
+    assert np.allclose(np.abs(a), np.abs(b))  # each channel's power spectrum kept
+    assert np.allclose(a[..., 0] * np.conj(a[..., 1]), b[..., 0] * np.conj(b[..., 1]))  # and how the channels relate
+    assert abs(mixed[:32].std() / mixed[32:].std() - 1) < 0.3  # but not where it lies
+    # a reference half a pixel off its shot is moved back onto it
+    import cv2
+
+    g = cv2.GaussianBlur(rng.random((96, 96)).astype(np.float32), (0, 0), 1.5)
+    scene = np.repeat(((g - g.min()) / (g.max() - g.min()))[..., None], 3, axis=2).astype(np.float64)
+    truth = probe._shift(scene.astype(np.float32), 0.5, -0.25).astype(np.float64)
+    _, moved = probe.aligned(truth + rng.normal(0, 0.02, scene.shape), scene)
+    inner = (slice(8, -8), slice(8, -8))
+    assert np.abs(moved - truth[inner]).mean() < 0.1 * np.abs(scene[inner] - truth[inner]).mean()
