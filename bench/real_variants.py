@@ -19,9 +19,9 @@ noise (PolyU), and what it does to near-clean photos.
   noisy photos above), given to the model as they are.
 
 * The strength curve: the one-pass result blended with the input (`--strength`, 0.5..1.5), PolyU, Gaussian
-  sigma 1 and the PolyU references side by side. A model that removes more gains on PolyU and loses on clean photos along this curve;
-  a candidate (`--model runs/...`) is better than the shipped default only where its curve lies above the
-  default's, not merely further along it.
+  sigma 1 and the PolyU references side by side. A model that removes more gains on PolyU and loses on clean
+  photos along this curve; a candidate (`--model runs/...`) is better than the shipped default only where its
+  curve lies above the default's, not merely further along it.
 
 Targets (ours, for issue "Real photos"): the default does not make a near-clean photo worse (output minus
 input >= 0 dB), with Gaussian sigma 1 and with ISO-100 camera noise. `--model` scores another model (a run

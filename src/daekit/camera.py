@@ -17,7 +17,8 @@ forwards (after Brooks et al. 2019, "Unprocessing images for learned raw denoisi
 3. bilinear demosaicking of the noise;
 4. white balance, colour matrix, gamma and tone curve again; then in-camera noise reduction, as cameras
    do it: the noise's luma and chroma blurred apart, each with its own drawn width (colour noise much
-   more: what is left is low-frequency colour blotches); clipped to [0, 1];
+   more: what is left is low-frequency colour blotches), and optionally (``flat``) reduced where the
+   image is flat but not at edges and in texture, as edge-aware noise reduction leaves it; clipped to [0, 1];
 5. optionally JPEG at a drawn quality (``jpeg_compress``: JFIF colour conversion, 4:2:0 chroma,
    8x8 DCT quantised with the IJG tables at that quality).
 
@@ -150,7 +151,9 @@ def _blur_per_image(x: torch.Tensor, sigma: torch.Tensor, widest: float) -> torc
     return y.view(b, c, h, w)
 
 
-EDGE_SCALE = 0.04  # local gradient (luma per pixel, 0-1 scale) at which a camera's edge-aware NR keeps half the noise
+# local gradient (luma per pixel, 0-1 scale) at which an edge-aware NR does half what it does in flat areas;
+# 0.04 (with `flat=0.8`) gives PolyU's profile on its scenes (tools/noise_spectrum.py, docs/benchmarks.md)
+EDGE_SCALE = 0.04
 
 
 def _edge_aware(rgb: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
