@@ -235,6 +235,7 @@ CASES = [
     (["train", "--out", "{box}/new", "--noise", "gaussian:nan"], "gaussian"),
     (["train", "--out", "{box}/new", "--noise", "camera:iso=5"], "iso"),
     (["train", "--out", "{box}/new", "--noise", "camera:zoom=2"], "zoom"),
+    (["train", "--out", "{box}/new", "--noise", "camera:flat=1.5"], "flat"),
     (["train", "--out", "{box}/new", "--noise", "jpeg:150"], "jpeg"),
     (["train", "--out", "{box}/new", "--noise", "gaussian:10..5"], "gaussian"),
     (["train", "--out", "{box}/new", "--noise", "|"], "noise"),
