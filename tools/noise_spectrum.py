@@ -15,14 +15,16 @@ real noise sits in edges and texture, where cameras' edge-aware noise reduction 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from daekit.images import find_images, read_image
-from daekit.noise import make_generator, parse_noise
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from photo import noisy_photo  # noqa: E402  (a spec drawn on an (H, W, C) image, as the bench scripts draw it)
 
 LUMA = np.array([0.299, 0.587, 0.114])
 BANDS = (0, 0.0625, 0.125, 0.25, 0.375, 0.5, 0.75)
@@ -30,11 +32,17 @@ SPECS = ("camera:iso=1600", "camera:iso=6400", "camera:iso=3200,jpeg=90", "camer
          "camera:iso=6400,flat=0.8", "gaussian:5")
 
 
-def band_shares(plane: np.ndarray) -> np.ndarray:
-    """Share of the (mean-free) power of one (H, W) plane in each band of ``BANDS``."""
+def band_power(plane: np.ndarray) -> np.ndarray:
+    """The (mean-free) power of one (H, W) plane in each band of ``BANDS`` (they cover every frequency)."""
     power = np.abs(np.fft.fft2(plane - plane.mean())) ** 2
     r = np.hypot(*np.meshgrid(np.fft.fftfreq(plane.shape[0]), np.fft.fftfreq(plane.shape[1]), indexing="ij"))
-    return np.array([power[(r >= lo) & (r < hi)].sum() for lo, hi in zip(BANDS[:-1], BANDS[1:])]) / power.sum()
+    return np.array([power[(r >= lo) & (r < hi)].sum() for lo, hi in zip(BANDS[:-1], BANDS[1:])])
+
+
+def band_shares(plane: np.ndarray) -> np.ndarray:
+    """Share of the (mean-free) power of one (H, W) plane in each band of ``BANDS``."""
+    power = band_power(plane)
+    return power / power.sum()
 
 
 DETAIL = (0, 0.5, 0.75, 0.9, 0.97, 1)  # quantiles of the reference's gradient: where the noise is measured
@@ -77,9 +85,7 @@ def main() -> None:
         describe("PolyU (real)", [read_image(f)[0].astype(np.float64) - r for f, r in zip(shots, refs)], refs)
     clean = [read_image(f)[0] for f in find_images([root / "cbsd68"])[:10]]
     for spec in a.specs:
-        draw = parse_noise(spec)
-        noisy = [draw(torch.from_numpy(c).permute(2, 0, 1)[None], make_generator(i))[0].permute(1, 2, 0).numpy()
-                 for i, c in enumerate(clean)]
+        noisy = [noisy_photo(c, spec, i) for i, c in enumerate(clean)]
         describe(spec, [np.round(n * 255) / 255 - c.astype(np.float64) for n, c in zip(noisy, clean)], clean)
 
 
