@@ -96,6 +96,20 @@ def test_upload_denoise_download(server, tmp_path):
     assert _psnr(out / 255, clean) > _psnr(noisy / 255, clean) + 4
 
 
+def test_auto_sends_a_gray_photo_saved_as_rgb_to_the_gray_model(server, tmp_path):
+    url, _ = server
+    clean = _noisy_photo(tmp_path / "g.png")
+    gray = cv2.imread(str(tmp_path / "g.png"), cv2.IMREAD_UNCHANGED)
+    ok, buf = cv2.imencode(".png", np.dstack([gray] * 3))  # a black-and-white photo exported in colour
+    code, d = _post(url, "rgb.png", buf.tobytes())  # no model: auto
+    assert code == 200, d
+    assert _wait(url, d["id"])["state"] == "done"
+    out = cv2.imdecode(np.frombuffer(urllib.request.urlopen(f"{url}/api/jobs/{d['id']}/result").read(), np.uint8),
+                       cv2.IMREAD_UNCHANGED)
+    assert out.shape == (*gray.shape, 3)
+    assert _psnr(out[..., 0] / 255, clean) > _psnr(gray / 255, clean) + 4  # a colour model gains ~0.5 dB here
+
+
 def test_bad_uploads_get_messages(server, tmp_path):
     url, state = server
     code, d = _post(url, "notes.png", b"this is not an image at all")

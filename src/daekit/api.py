@@ -17,7 +17,7 @@ from .data import ImageData, load_configured
 from .ensemble import SelfEnsemble, check_size
 from .refine import check_passes, refined
 from .errors import DaekitError
-from .images import from_float, read_image, to_float, write_image
+from .images import from_float, looks_gray, read_image, to_float, write_image
 from .metrics import psnr, ssim
 from .noise import parse_noise
 from .runtime import Precision, denoise_batches, select_device
@@ -224,8 +224,12 @@ class Denoiser:
 
         if image.ndim != 3 or image.shape[2] not in (1, 3):
             raise DaekitError(f"expected an (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
-        opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1
-        x = to_opponent(image) if opponent else image
+        # a gray image in three channels, for a gray model: cleaned once (not per channel), and each channel's
+        # offset from their mean (at most a decoder's rounding, ``looks_gray``) put back, so nothing is lost
+        gray = image.shape[2] == 3 and self.in_channels == 1 and looks_gray(image)
+        mean = image.mean(axis=2, keepdims=True, dtype=np.float32) if gray else None
+        opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1 and not gray
+        x = mean if gray else to_opponent(image) if opponent else image
         if tile is not None:
             from . import checks
 
@@ -238,6 +242,9 @@ class Denoiser:
         else:
             bands = self._raw_bands(x, tile, progress)
         for y0, band in bands:
+            if gray:
+                rows = image[y0 : y0 + band.shape[0]]
+                band = band + (rows - mean[y0 : y0 + band.shape[0]])
             band = np.clip(from_opponent(band) if opponent else band, 0, 1)
             yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength if strength is None else strength,
                             self.color_strength if strength is None and color_strength is None else color_strength)
@@ -424,15 +431,17 @@ def denoise_files(
     """``daekit denoise`` as a function: image files and folders into `output` (a file or a folder).
 
     Outputs are planned and checked first (``images.plan_outputs``), then each image is read once; with
-    no `model`, its channels pick the shipped default (``pretrained.default_for``, as the server does).
+    no `model`, its channels pick the shipped default (``pretrained.default_for_image``, as the server does:
+    the gray model also for an RGB file whose three channels are one gray image).
 
     Returns:
-        {"outputs": [paths written], "target": the file or folder named, "models": {label: [seconds per image]}}.
+        {"outputs": [paths written], "target": the file or folder named, "models": {label: [seconds per image]},
+        "notes": [lines for the user, e.g. a colour model named for a gray image]}.
     """
     from tqdm.auto import tqdm
 
     from .images import plan_outputs
-    from .pretrained import default_for
+    from .pretrained import default_for, default_for_image
     from .runtime import check_precision
 
     pairs, single = plan_outputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), output, overwrite)
@@ -444,24 +453,35 @@ def denoise_files(
         check_strength(color_strength, "--color-strength")
     cache: dict[str, Denoiser] = {}
 
-    def model_for(channels: int) -> Denoiser:
-        name = model if model is not None else default_for(channels)
+    def model_for(name: str) -> Denoiser:
         if name not in cache:
             cache[name] = Denoiser.load(name, device=device, ensemble=ensemble, precision=precision,
                                         strength=strength, color_strength=color_strength, refine=refine)
         return cache[name]
 
     if model is not None:
-        model_for(1)  # a bad model fails before any work
+        model_for(model)  # a bad model fails before any work
     used: dict[str, list[float]] = {}
+    notes: list[str] = []
+
+    def pick(src: Path, img: np.ndarray) -> Denoiser:  # its channels pick the default model
+        if model is None:
+            return model_for(default_for_image(img))
+        den = model_for(model)
+        if den.in_channels == 3 and looks_gray(img) and len(notes) < 3:
+            notes.append(f"{src} is a gray image and {den.info.get('name', model)} a colour model, which leaves gray "
+                         f"noise in place; {default_for(1)} (the default for gray images) cleans it")
+        return den
+
     for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):
         t0 = time.perf_counter()
-        den, _, _ = denoise_path(src, dst, lambda img: model_for(img.shape[2]), tile=tile, max_pixels=max_pixels,
-                                 progress=progress and len(pairs) == 1)  # read once: its channels pick the default model
+        den, _, _ = denoise_path(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
+                                 progress=progress and len(pairs) == 1)  # the image is read once
         name = den.info.get("name", "?")
         label = f"{name} ({den.info['use']})" if den.info.get("use") else str(name)
         used.setdefault(label, []).append(time.perf_counter() - t0)
-    return {"outputs": [str(d) for _, d in pairs], "target": str(pairs[0][1] if single else Path(output)), "models": used}
+    return {"outputs": [str(d) for _, d in pairs], "target": str(pairs[0][1] if single else Path(output)), "models": used,
+            "notes": notes}
 
 
 def _folder_images(denoiser: Denoiser, root: Path, limit: int | None) -> list[torch.Tensor]:

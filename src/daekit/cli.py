@@ -338,6 +338,8 @@ def cmd_denoise(a: argparse.Namespace) -> int:
     for label, times in rep["models"].items():
         each = f", {sum(times) / len(times):.2f} s per image" if len(times) > 1 else ""
         print(f"model {label}: {len(times)} image(s) in {sum(times):.2f} s{each}")
+    for note in rep["notes"]:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

@@ -103,7 +103,7 @@ class App:
         self._running = threading.Semaphore(workers)  # jobs denoised at once
         self._slots, self._in_flight = workers + queue, 0  # jobs running or waiting, and the most there may be
 
-        # "auto" (first, the default): what `daekit denoise` picks without --model, by the photo's channels
+        # "auto" (first, the default): what `daekit denoise` picks without --model (gray or colour photo)
         self.choices = [AUTO] + [p.name for p in list_pretrained() if p.name.startswith("photo")] + list(models)
         # run folders load now (a bad one fails at start, not on the first upload); shipped models on first use
         self._models: dict[str, Any] = {m: self._load(m, device) for m in models}
@@ -188,11 +188,11 @@ class App:
     def _denoise(self, job: Job, den: Any, strength: float, color_strength: float | None) -> None:
         from .api import denoise_path
         from .images import write_image
-        from .pretrained import default_for
+        from .pretrained import default_for_image
 
-        def pick(img: np.ndarray) -> Any:  # "auto": the model `daekit denoise` would pick for its channels
+        def pick(img: np.ndarray) -> Any:  # "auto": the model `daekit denoise` would pick (gray or colour)
             job.size = (img.shape[1], img.shape[0])
-            return den if den is not None else self.model(default_for(img.shape[2]))
+            return den if den is not None else self.model(default_for_image(img))
 
         def on_band(done: float) -> None:
             job.progress = done

@@ -54,3 +54,11 @@ def find_pretrained(name: str | Path) -> Pretrained | None:
 def default_for(channels: int) -> str:
     """The shipped model `daekit denoise` uses without --model: photo-gray for gray, photo-real for colour (camera photos)."""
     return DEFAULT_GRAY if channels == 1 else DEFAULT_RGB
+
+
+def default_for_image(img: Any) -> str:
+    """``default_for`` an (H, W, C) float image: the gray model also for RGB whose channels are one gray
+    image (``images.looks_gray``), as `daekit denoise` and the server pick it."""
+    from ..images import looks_gray
+
+    return DEFAULT_GRAY if looks_gray(img) else default_for(img.shape[2])
