@@ -143,6 +143,27 @@ def test_bad_photo_files_give_one_line_and_touch_nothing(tmp_path, capsys):
     assert_usage_error(capsys, ["denoise", tmp_path / "empty.png", "-o", tmp_path / "x.png", "--tile", "-3"], "--tile: must be >= 0")
 
 
+def test_a_stack_of_images_in_one_file_is_refused_not_cut_to_its_first(tmp_path, capsys):
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(tmp_path / "stack.tif", (rng.random((5, 40, 48)) * 255).astype(np.uint8), photometric="minisblack")
+    frames = [Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)) for _ in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    (tmp_path / "keep.png").write_bytes(b"precious")
+    for name, n in (("stack.tif", 5), ("anim.gif", 3)):
+        rc, _, err = run(capsys, "denoise", tmp_path / name, "-o", tmp_path / "keep.png", "--overwrite")
+        assert_one_line_error(rc, err, f"holds {n} images")
+        assert (tmp_path / "keep.png").read_bytes() == b"precious"
+    # a full-size page with a small preview page is one image
+    with tifffile.TiffWriter(tmp_path / "preview.tif") as t:
+        t.write((rng.random((40, 48)) * 255).astype(np.uint8), photometric="minisblack")
+        t.write((rng.random((10, 12)) * 255).astype(np.uint8), photometric="minisblack", subfiletype=1)
+    rc, _, err = run(capsys, "denoise", tmp_path / "preview.tif", "-o", tmp_path / "p.tif")
+    assert rc == 0, err
+    assert tifffile.imread(tmp_path / "p.tif").shape == (40, 48)
+
+
 def test_camera_noise_photos_are_cleaned_by_the_default(tmp_path, capsys):
     import torch
 

@@ -80,17 +80,20 @@ def image_dimensions(path: str | Path) -> tuple[int, int] | None:
     return _header(path, with_metadata=False)[0]
 
 
-def _header(path: str | Path, with_metadata: bool = True) -> tuple[tuple[int, int] | None, bytes | None, bytes | None]:
-    """((width, height) or None, EXIF, ICC) from one opening of the header (see ``image_dimensions``, ``read_metadata``)."""
+def _header(path: str | Path, with_metadata: bool = True) -> tuple[tuple[int, int] | None, bytes | None, bytes | None, int]:
+    """((width, height) or None, EXIF, ICC, images of that size in the file) from one opening of the header
+    (see ``image_dimensions``, ``read_metadata``, ``_frames``)."""
 
-    def read(im: Any) -> tuple[tuple[int, int], bytes | None, bytes | None]:
+    def read(im: Any) -> tuple[tuple[int, int], bytes | None, bytes | None, int]:
         size = (int(im.width), int(im.height))
+        frames = _frames(im, size)
         if not with_metadata:
-            return size, None, None
+            return size, None, None, frames
+        im.seek(0)
         try:
-            return (size, *_metadata(im))
+            return (size, *_metadata(im), frames)
         except Exception:  # metadata are a courtesy: an unreadable block never stops a denoise
-            return size, None, None
+            return size, None, None, frames
 
     try:
         return _from_header(path, read)
@@ -99,10 +102,31 @@ def _header(path: str | Path, with_metadata: bool = True) -> tuple[tuple[int, in
             with open(path, "rb") as f:
                 head = f.read(24)
         except OSError:  # unreadable: the decoder says so, in its own words
-            return None, None, None
+            return None, None, None, 1
         if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 24:
-            return (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")), None, None
-        return None, None, None  # OpenCV decides, with its own cap (2**30 pixels), and the decoded size is checked
+            return (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")), None, None, 1
+        return None, None, None, 1  # OpenCV decides, with its own cap (2**30 pixels), and the decoded size is checked
+
+
+MAX_FRAMES_COUNTED = 10_000  # a header walk of more pages than this stops there (bounded time)
+
+
+def _frames(im: Any, size: tuple[int, int]) -> int:
+    """How many images of the first one's `size` a file holds: pages of a TIFF stack, frames of a GIF.
+    A TIFF's smaller pages (previews, thumbnails) are not counted, nor a JPEG's. Headers only; never fails (1)."""
+    try:
+        if im.format not in ("TIFF", "GIF"):  # a camera JPEG's MPF previews (Pillow's "MPO") are not images of its own
+            return 1
+        n = min(int(getattr(im, "n_frames", 1)), MAX_FRAMES_COUNTED)
+        if n <= 1 or im.format != "TIFF":
+            return max(n, 1)
+        same = 0
+        for k in range(n):
+            im.seek(k)
+            same += (int(im.width), int(im.height)) == size
+        return same
+    except Exception:
+        return 1
 
 
 def check_pixels(path: str | Path, width: int, height: int, limit: int | None = None) -> None:
@@ -145,7 +169,7 @@ class ImageInfo:
 
 def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
     """(EXIF block, ICC profile) of an image file, from its header only; (None, None) where it has none."""
-    return _header(path)[1:]
+    return _header(path)[1:3]
 
 
 def _metadata(im: Any) -> tuple[bytes | None, bytes | None]:
@@ -227,9 +251,12 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
         raise DaekitError(f"input image not found: {path}")
     if path.stat().st_size == 0:
         raise DaekitError(f"input image is an empty file: {path}")
-    size, exif, icc = _header(path, with_metadata=metadata)
+    size, exif, icc, frames = _header(path, with_metadata=metadata)
     if size is not None:  # from the header, before a byte of pixels is decoded
         check_pixels(path, *size, limit=max_pixels)
+    if frames > 1:  # the decoder would take the first and drop the others without a word
+        raise DaekitError(f"{path} holds {frames}{'+' if frames >= MAX_FRAMES_COUNTED else ''} images (pages or frames of "
+                          f"{size[0]}x{size[1]}); daekit denoises one image per file: save each as its own file first")
     raw = np.fromfile(str(path), dtype=np.uint8)
     try:
         img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
