@@ -23,6 +23,16 @@ def test_gaussian_residual_std_within_2_percent():
         assert abs((y - x).mean().item()) < 1e-3
 
 
+def test_gaussian_gray_is_one_draw_for_every_channel_at_its_sigma():
+    x = torch.full((4, 3, 256, 256), 0.5)
+    y = parse_noise("gaussian-gray:25")(x, make_generator(1))
+    d = y - x
+    assert torch.equal(d[:, 0], d[:, 1]) and torch.equal(d[:, 0], d[:, 2])  # luma only: no colour noise
+    assert abs(d.std().item() - 25 / 255) < 0.02 * 25 / 255
+    levels = (parse_noise("gaussian-gray:0..50")(x, make_generator(2)) - x).std(dim=(1, 2, 3))
+    assert len(set(levels.tolist())) == 4 and levels.max() < 51 / 255  # each image draws its own sigma
+
+
 def test_salt_and_pepper_fraction_and_values():
     x = torch.full((1_000_000,), 0.5)
     y = parse_noise("salt-and-pepper:0.2")(x, make_generator(2))
@@ -47,7 +57,8 @@ def test_speckle_scales_with_intensity():
     assert math.isclose((y[100_000:] - 0.8).std().item(), 0.24, rel_tol=0.03)
 
 
-@pytest.mark.parametrize("spec", ["masking:0.3", "salt-and-pepper:0.2", "gaussian:25", "poisson:30", "speckle:0.2", "gaussian:25+masking:0.1"])
+@pytest.mark.parametrize("spec", ["masking:0.3", "salt-and-pepper:0.2", "gaussian:25", "poisson:30", "speckle:0.2", "gaussian:25+masking:0.1",
+                                  "gaussian-gray:25"])
 def test_same_seed_same_corruption(spec):
     x = torch.rand(4, 1, 16, 16)
     n = parse_noise(spec)
@@ -101,6 +112,8 @@ def test_spec_round_trip(spec):
         ("gaussian:-1..5", "sigma must be in"),
         ("masking:0.1..2", "fraction must be in [0, 1], got 2"),
         ("gaussian:1..x", "not a number or a range"),
+        ("gaussian-gray:-3", "sigma must be in"),
+        ("gaussian-gray:0.5", "write gaussian-gray:127.5"),
     ],
 )
 def test_bad_specs(spec, words):
