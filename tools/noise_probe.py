@@ -12,7 +12,9 @@ tools/noise_spectrum.py). Rows:
 * real, rotated 180: the same noise turned half a turn, so that it no longer lines up with its scene;
 * real, phase randomised: the same power spectrum and the same mix of channels, its spatial structure
   (where in the photo it lies, its shapes) drawn anew;
-* each SPEC (default: `camera` at ISO 3200, and with edge-aware noise reduction at the same std).
+* real, luma only / colour only: the noise's mean over the channels, the same in each, and what is left;
+* each SPEC (default: `camera` at ISO 3200, and with edge-aware noise reduction at the same std; white
+  Gaussian noise at about the real noise's std, independent per channel and the same in every channel).
 
 PolyU's noisy shots sit up to half a pixel off their references (a burst drifts): along every edge the
 difference is then part of the "noise", lined up with the scene, which no denoiser can remove. `--align`
@@ -22,7 +24,9 @@ A recipe is close to the real noise where the model's gain and left-over shares 
 row's; what the rotated and phase-randomised rows gain over the real one is what the real noise's placement
 and structure cost the model. Measured (fifteenth session, docs/benchmarks.md): photo-real gains +1.59 on
 the real noise, +2.21 rotated, +2.69 phase randomised and +4.72 on `camera:iso=3200` at about the same std
-(+1.79 / +2.47 / +2.84 / +4.75 with `--align`).
+(+1.79 / +2.47 / +2.84 / +4.75 with `--align`). Sixteenth session (aligned): its luma alone +1.77, its colour
+part alone +0.00 (what photo-real misses is luma noise); white noise of the same std +8.60, the same in every
+channel (`gaussian-gray`) +5.32: noise without colour noise beside it is what the colour models take for detail.
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ from noise_spectrum import BANDS, LUMA, band_power
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from photo import noisy_photo  # noqa: E402
 
-SPECS = ("camera:iso=3200", "camera:iso=25600,flat=0.8")
+SPECS = ("camera:iso=3200", "camera:iso=25600,flat=0.8", "gaussian:3.5", "gaussian-gray:3.5")
 
 
 def phase_randomised(noise: np.ndarray, seed: int) -> np.ndarray:
@@ -87,11 +91,15 @@ def main() -> None:
         pairs = [aligned(n, c) for n, c in pairs]
     den = Denoiser.load(a.model)
 
+    def luma_only(i: int, z: np.ndarray, c: np.ndarray) -> np.ndarray:  # the same in every channel
+        return np.repeat(z.mean(axis=2, keepdims=True), z.shape[2], axis=2)
+
     def synthetic(spec: str):
         return lambda i, z, c: noisy_photo(c, spec, i).astype(np.float64) - c
 
     rows = {"real": lambda i, z, c: z, "real, rotated 180": lambda i, z, c: z[::-1, ::-1],
-            "real, phase randomised": lambda i, z, c: phase_randomised(z, i), **{s: synthetic(s) for s in a.specs}}
+            "real, phase randomised": lambda i, z, c: phase_randomised(z, i), "real, luma only": luma_only,
+            "real, colour only": lambda i, z, c: z - luma_only(i, z, c), **{s: synthetic(s) for s in a.specs}}
     print(f"{a.model} on {len(pairs)} PolyU scenes (their references{', aligned' if a.align else ''}); share of the noise's luma power left per band "
           + " ".join(f"{lo}-{hi}" for lo, hi in zip(BANDS[:-1], BANDS[1:])))
     for name, make in rows.items():
