@@ -77,6 +77,24 @@ def test_a_saturated_sigmoid_output_is_named_with_the_way_out(tmp_path, capsys):
     assert "did not learn" in out and "sigmoid output is saturated" in out and "--model unet" in out, out
 
 
+def test_the_warning_of_a_run_that_did_not_learn_works_on_a_folder_of_photos(tmp_path, capsys):
+    """Whole photos are validated one by one ((1, C, H, W) each): the saturation check once made that a 5-D batch
+    and stopped `daekit train --data images --model conv` with an error after its last epoch."""
+    import numpy as np
+
+    from daekit.images import write_image
+
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        write_image(tmp_path / "photos" / f"p{i}.png", rng.random((40 + 4 * i, 48, 3)).astype(np.float32))
+    cfg = resolve_config(sets=[f"out={tmp_path / 'r'}", "data.name=images", f"data.dir={tmp_path / 'photos'}",
+                               "data.patch_size=16", "data.patches_per_epoch=32", "model.args={channels: [4, 4]}",
+                               "train.epochs=1", "train.batch_size=16", "noise=gaussian:25"])
+    r = fit(cfg, progress=True)  # random pixels: nothing to learn, so the warning is printed
+    out = capsys.readouterr().out
+    assert r.history and "did not learn" in out, out
+
+
 def test_targets_that_cannot_work_are_refused_in_one_line(tmp_path):
     with pytest.raises(DaekitError, match="needs a convolutional model"):
         fit(resolve_config(sets=tiny_sets(tmp_path / "a", "train.target=blind-spot", model="model.name=dense")), progress=False)

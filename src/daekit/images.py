@@ -256,7 +256,7 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
         check_pixels(path, *size, limit=max_pixels)
     if frames > 1:  # the decoder would take the first and drop the others without a word
         raise DaekitError(f"{path} holds {frames}{'+' if frames >= MAX_FRAMES_COUNTED else ''} images (pages or frames of "
-                          f"{size[0]}x{size[1]}); daekit denoises one image per file: save each as its own file first")
+                          f"{size[0]}x{size[1]}); daekit reads one image per file: save each as its own file first")
     raw = np.fromfile(str(path), dtype=np.uint8)
     try:
         img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)

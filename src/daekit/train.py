@@ -639,7 +639,8 @@ def _saturation_hint(model: nn.Module, val: torch.Tensor | list[torch.Tensor]) -
     net = core(model)
     if not getattr(net, "unit_output", False) or len(val) == 0:
         return ""
-    x = (val[0][None] if isinstance(val, list) else val[:4])[:, : net.in_channels]
+    first = val[0] if isinstance(val, list) else None  # whole photos: (1, C, H, W) each (or (C, H, W))
+    x = (val[:4] if first is None else first if first.dim() == 4 else first[None])[:, : net.in_channels]
     with torch.no_grad():
         y = denoise_batches(net, x.float())
     saturated = float((y * (1 - y) < 0.01).float().mean())  # where the sigmoid's gradient is below 0.01 (of 0.25 at most)
