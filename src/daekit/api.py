@@ -441,7 +441,7 @@ def denoise_files(
     from tqdm.auto import tqdm
 
     from .images import plan_outputs
-    from .pretrained import default_for, default_for_image
+    from .pretrained import default_for, default_for_image, find_pretrained
     from .runtime import check_precision
 
     pairs, single = plan_outputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), output, overwrite)
@@ -463,12 +463,13 @@ def denoise_files(
         model_for(model)  # a bad model fails before any work
     used: dict[str, list[float]] = {}
     notes: list[str] = []
+    shipped = model is not None and find_pretrained(model) is not None
 
     def pick(src: Path, img: np.ndarray) -> Denoiser:  # its channels pick the default model
         if model is None:
             return model_for(default_for_image(img))
         den = model_for(model)
-        if den.in_channels == 3 and looks_gray(img) and len(notes) < 3:
+        if shipped and den.in_channels == 3 and looks_gray(img) and len(notes) < 3:  # measured on the shipped ones
             notes.append(f"{src} is a gray image and {den.info.get('name', model)} a colour model, which leaves gray "
                          f"noise in place; {default_for(1)} (the default for gray images) cleans it")
         return den
