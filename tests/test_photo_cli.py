@@ -143,18 +143,37 @@ def test_bad_photo_files_give_one_line_and_touch_nothing(tmp_path, capsys):
     assert_usage_error(capsys, ["denoise", tmp_path / "empty.png", "-o", tmp_path / "x.png", "--tile", "-3"], "--tile: must be >= 0")
 
 
-def test_a_stack_of_images_in_one_file_is_refused_not_cut_to_its_first(tmp_path, capsys):
+def test_a_tiff_stack_is_cleaned_page_by_page_and_a_gif_animation_refused(tmp_path, capsys):
     import tifffile
 
     rng = np.random.default_rng(0)
-    tifffile.imwrite(tmp_path / "stack.tif", (rng.random((5, 40, 48)) * 255).astype(np.uint8), photometric="minisblack")
+    clean = _clean(64)
+    pages = np.stack([_noisy(clean, 25, seed=k) for k in range(3)])  # a time series of one scene
+    tifffile.imwrite(tmp_path / "stack.tif", (pages * 65535 + 0.5).astype(np.uint16), photometric="minisblack")
+    tifffile.imwrite(tmp_path / "counts.tif", (pages * 4000).astype(np.float32), photometric="minisblack")
+    rc, out_text, err = run(capsys, "denoise", tmp_path / "stack.tif", "-o", tmp_path / "clean.tif")
+    assert rc == 0, err
+    out = tifffile.imread(tmp_path / "clean.tif")
+    assert out.shape == pages.shape and out.dtype == np.uint16  # every page, at its bit depth
+    for k in range(3):
+        assert _psnr(out[k] / 65535, clean) > _psnr(pages[k], clean) + 4
+    # each page is what the same image alone in a file gets
+    Image.fromarray((pages[1] * 65535 + 0.5).astype(np.uint16)).save(tmp_path / "one.png")
+    assert run(capsys, "denoise", tmp_path / "one.png", "-o", tmp_path / "one_out.png")[0] == 0
+    assert np.array_equal(cv2.imread(str(tmp_path / "one_out.png"), cv2.IMREAD_UNCHANGED), out[1])
+    # float pages (microscope counts) come back in their own units
+    assert run(capsys, "denoise", tmp_path / "counts.tif", "-o", tmp_path / "counts_out.tif")[0] == 0
+    counts = tifffile.imread(tmp_path / "counts_out.tif")
+    assert counts.dtype == np.float32 and counts.shape == pages.shape and _psnr(counts[0] / 4000, clean) > _psnr(pages[0], clean) + 4
+    # a stack into a one-image format, and an animated GIF: one line each, nothing written
+    (tmp_path / "keep.png").write_bytes(b"precious")
+    rc, _, err = run(capsys, "denoise", tmp_path / "stack.tif", "-o", tmp_path / "keep.png", "--overwrite")
+    assert_one_line_error(rc, err, "holds 3 images (TIFF pages); name a .tif output")
     frames = [Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)) for _ in range(3)]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
-    (tmp_path / "keep.png").write_bytes(b"precious")
-    for name, n in (("stack.tif", 5), ("anim.gif", 3)):
-        rc, _, err = run(capsys, "denoise", tmp_path / name, "-o", tmp_path / "keep.png", "--overwrite")
-        assert_one_line_error(rc, err, f"holds {n} images")
-        assert (tmp_path / "keep.png").read_bytes() == b"precious"
+    rc, _, err = run(capsys, "denoise", tmp_path / "anim.gif", "-o", tmp_path / "keep.png", "--overwrite")
+    assert_one_line_error(rc, err, "holds 3 images")
+    assert (tmp_path / "keep.png").read_bytes() == b"precious"
     # a full-size page with a small preview page is one image
     with tifffile.TiffWriter(tmp_path / "preview.tif") as t:
         t.write((rng.random((40, 48)) * 255).astype(np.uint8), photometric="minisblack")
@@ -162,6 +181,26 @@ def test_a_stack_of_images_in_one_file_is_refused_not_cut_to_its_first(tmp_path,
     rc, _, err = run(capsys, "denoise", tmp_path / "preview.tif", "-o", tmp_path / "p.tif")
     assert rc == 0, err
     assert tifffile.imread(tmp_path / "p.tif").shape == (40, 48)
+
+
+def test_a_broken_page_leaves_no_stack_behind(tmp_path, capsys):
+    import tifffile
+
+    pages = (np.random.default_rng(0).random((3, 32, 32)) * 255).astype(np.uint8)
+    with tifffile.TiffWriter(tmp_path / "s.tif") as t:
+        for page in pages:
+            t.write(page, photometric="minisblack", compression="zlib")
+    with tifffile.TiffFile(tmp_path / "s.tif") as t:
+        at, size = t.pages[2].dataoffsets[0], t.pages[2].databytecounts[0]
+    data = bytearray((tmp_path / "s.tif").read_bytes())
+    data[at : at + size] = b"\x00" * size  # the last page's compressed pixels wiped
+    (tmp_path / "cut.tif").write_bytes(bytes(data))
+    (tmp_path / "out.tif").write_bytes(b"precious")
+    rc, _, err = run(capsys, "denoise", tmp_path / "cut.tif", "-o", tmp_path / "out.tif", "--overwrite")
+    last = err.strip().splitlines()[-1]  # after the pages' progress bar
+    assert rc != 0 and "Traceback" not in err and last.startswith("daekit: error:") and "cannot decode page 3" in last, err
+    assert (tmp_path / "out.tif").read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.tif", "out.tif", "s.tif"]  # no temp file left
 
 
 def test_camera_noise_photos_are_cleaned_by_the_default(tmp_path, capsys):

@@ -412,6 +412,37 @@ def denoise_path(src: str | Path, dst: str | Path, pick: Callable[[np.ndarray], 
     return den, img, out
 
 
+def denoise_stack(src: str | Path, dst: str | Path, pick: Callable[[np.ndarray], "Denoiser"], *, tile: int | None = None,
+                  max_pixels: int | None = None, progress: bool = False) -> "Denoiser":
+    """Every page of a TIFF stack (``images.image_count`` > 1: a microscope's time series or z-stack) through one
+    denoiser, picked by `pick` from the first page, into the TIFF stack `dst`, page by page (memory: one page).
+
+    Each page is cleaned on its own, as a file of that one image would be, and written back with its bit
+    depth, value range and alpha; `dst` appears whole or not at all (``images.write_tiff_stack``).
+
+    Returns:
+        The denoiser used.
+    """
+    from tqdm.auto import tqdm
+
+    from .images import image_count, read_tiff_stack, write_tiff_stack
+    from .tiling import assemble_bands
+
+    n = image_count(src)
+    if Path(dst).suffix.lower() not in (".tif", ".tiff"):
+        raise DaekitError(f"{src} holds {n} images (TIFF pages); name a .tif output to keep them all (e.g. -o clean.tif)")
+    used: list[Denoiser] = []
+
+    def cleaned():
+        for img, info in tqdm(read_tiff_stack(src, max_pixels), total=n, desc="pages", unit="page", disable=not progress):
+            if not used:
+                used.append(pick(img))
+            yield assemble_bands(used[0].denoise_bands(img, tile), img.shape), info
+
+    write_tiff_stack(dst, cleaned())
+    return used[0]
+
+
 def denoise_files(
     inputs: str | Path | list[str | Path],
     output: str | Path,
@@ -440,7 +471,7 @@ def denoise_files(
     """
     from tqdm.auto import tqdm
 
-    from .images import plan_outputs
+    from .images import image_count, plan_outputs
     from .pretrained import default_for, default_for_image, find_pretrained
     from .runtime import check_precision
 
@@ -476,8 +507,12 @@ def denoise_files(
 
     for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):
         t0 = time.perf_counter()
-        den, _, _ = denoise_path(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
-                                 progress=progress and len(pairs) == 1)  # the image is read once
+        if src.suffix.lower() in (".tif", ".tiff") and image_count(src) > 1:  # a stack: every page, into one TIFF
+            den = denoise_stack(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
+                                progress=progress and len(pairs) == 1)
+        else:
+            den, _, _ = denoise_path(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
+                                     progress=progress and len(pairs) == 1)  # the image is read once
         name = den.info.get("name", "?")
         label = f"{name} ({den.info['use']})" if den.info.get("use") else str(name)
         used.setdefault(label, []).append(time.perf_counter() - t0)

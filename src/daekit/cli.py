@@ -156,7 +156,8 @@ def _denoise_parser(sub: Any) -> None:
         "images 'photo-gray' (see `daekit models`). --strength blends the result with the input (the same on every "
         "model); --color-strength weighs the colour part of the removed noise apart. "
         "Images of any size are processed in overlapping tiles chosen from the free memory; large TIFF outputs "
-        "are written band by band.",
+        "are written band by band. A TIFF stack (microscopy: several pages of one size) is cleaned page by page "
+        "into a TIFF stack.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", default=None, metavar="MODEL",

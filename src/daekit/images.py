@@ -19,12 +19,12 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import cv2
 import numpy as np
 
-from .io import atomic_write_bytes
+from .io import atomic_path, atomic_write_bytes
 from .errors import DaekitError
 
 try:  # OpenCV warns on stderr about broken files; we report them ourselves, once
@@ -204,6 +204,11 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndar
         DaekitError: missing, empty, truncated, unsupported or oversized file (see ``max_pixels``).
     """
     img, info = decode_image(path, max_pixels, metadata=True)
+    return _as_unit(path, img, info)
+
+
+def _as_unit(path: str | Path, img: np.ndarray, info: ImageInfo) -> tuple[np.ndarray, ImageInfo]:
+    """File pixels -> float32 in [0, 1] (``read_image``); NaN refused; a float image's own range kept in `info`."""
     arr = to_float(img)
     if not np.isfinite(arr).all():
         raise DaekitError(f"image {path} contains NaN or infinite values")
@@ -264,20 +269,79 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
         img = None
     if img is None:
         raise DaekitError(f"cannot decode image {path}: unsupported format, truncated or corrupt file")
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        img = np.concatenate([img[..., 2::-1], img[..., 3:]], axis=2)  # OpenCV's BGR(A) -> RGB(A)
+    img, alpha = _split_alpha(path, img)
+    if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
+        check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
+    return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=icc)
+
+
+def _split_alpha(path: str | Path, img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decoded RGB(A) or gray pixels -> ((H, W, 1 or 3) pixels, the alpha channel or None); an unsupported
+    pixel type or channel count is refused in one line."""
     if img.dtype not in (np.uint8, np.uint16, np.float32):
         raise DaekitError(f"image {path} has unsupported pixel type {img.dtype}")
     alpha = None
     if img.ndim == 3 and img.shape[2] == 4:
         alpha, img = img[..., 3].copy(), img[..., :3]
-    if img.ndim == 3 and img.shape[2] == 3:
-        img = np.ascontiguousarray(img[..., ::-1])  # OpenCV's BGR -> RGB
-    elif img.ndim == 2:
+    if img.ndim == 2:
         img = img[..., None]
-    elif not (img.ndim == 3 and img.shape[2] == 1):
-        raise DaekitError(f"image {path} has {img.shape[2]} channels; expected gray, RGB or RGBA")
-    if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
-        check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
-    return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=icc)
+    elif not (img.ndim == 3 and img.shape[2] in (1, 3)):
+        raise DaekitError(f"image {path} has {img.shape[-1] if img.ndim == 3 else img.shape} channels; expected gray, RGB or RGBA")
+    return np.ascontiguousarray(img), alpha
+
+
+def image_count(path: str | Path) -> int:
+    """How many images of one size a file holds, from its header: the pages of a TIFF stack (a microscope's
+    time series or z-stack), the frames of a GIF; 1 for most files (and for any the header reader does not know)."""
+    return _header(path, with_metadata=False)[3]
+
+
+def read_tiff_stack(path: str | Path, max_pixels: int | None = None) -> Iterator[tuple[np.ndarray, ImageInfo]]:
+    """The pages of a TIFF stack of one size (smaller previews left out), one at a time, each as ``read_image``
+    gives an image: float32 (H, W, C) in [0, 1] and what it takes to write it back like the page."""
+    import tifffile
+
+    path = Path(path)
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception:
+        raise DaekitError(f"cannot decode image {path}: unsupported format, truncated or corrupt file") from None
+    with tif:
+        first = tif.pages[0]
+        pages = [p for p in tif.pages if p.shape == first.shape]
+        for k, page in enumerate(pages):
+            check_pixels(path, int(page.imagewidth), int(page.imagelength), limit=max_pixels)
+            try:
+                img = page.asarray()
+            except Exception:
+                raise DaekitError(f"cannot decode page {k + 1} of {path}: truncated or corrupt file") from None
+            if img.ndim == 3 and int(page.planarconfig) == 2:  # planes stored apart: (C, H, W)
+                img = np.moveaxis(img, 0, -1)
+            img, alpha = _split_alpha(f"{path}, page {k + 1}", img)
+            yield _as_unit(f"{path}, page {k + 1}", img, ImageInfo(dtype=img.dtype, alpha=alpha))
+
+
+def write_tiff_stack(path: str | Path, pages: Iterable[tuple[np.ndarray, ImageInfo]]) -> int:
+    """Writes float (H, W, C) images in [0, 1] as the pages of one TIFF, each with the bit depth, value range
+    and alpha of its ``ImageInfo``, atomically (a failure in any page leaves `path` as it was); returns the
+    number of pages."""
+    import tifffile
+
+    n = 0
+    with atomic_path(path) as tmp, tifffile.TiffWriter(tmp) as tif:
+        for arr, info in pages:
+            out = from_float(info.to_file_values(arr), info.dtype)
+            if out.shape[2] == 1:
+                out = out[..., 0]
+            extra = {}
+            if info.alpha is not None:
+                base = out if out.ndim == 3 else np.repeat(out[..., None], 3, axis=2)
+                out, extra = np.dstack([base, from_float(to_float(info.alpha), info.dtype)]), {"extrasamples": [2]}
+            tif.write(out, photometric="rgb" if out.ndim == 3 else "minisblack", metadata=None, **extra)
+            n += 1
+    return n
 
 
 def to_float(img: np.ndarray) -> np.ndarray:
