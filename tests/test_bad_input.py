@@ -53,6 +53,14 @@ def box(tmp_path_factory):
     import tifffile
 
     tifffile.imwrite(b / "five.tif", np.zeros((16, 16, 5), np.uint8), planarconfig="contig", photometric="minisblack")
+    (b / "stacks").mkdir()
+    tifffile.imwrite(b / "stacks" / "stack.tif", (rng.random((3, 24, 24)) * 255).astype(np.uint8), photometric="minisblack")
+    for name in ("a.png", "b.png"):  # enough images for a validation split: the stack is what is refused
+        cv2.imwrite(str(b / "stacks" / name), (rng.random((24, 24)) * 255).astype(np.uint8))
+    from PIL import Image
+
+    frames = [Image.fromarray((rng.random((24, 24, 3)) * 255).astype(np.uint8)) for _ in range(3)]
+    frames[0].save(b / "anim.gif", save_all=True, append_images=frames[1:])
     (b / "evil.pt").write_bytes(pickle.dumps({"x": 1}))  # never unpickled
     (b / "pickle.safetensors").write_bytes(pickle.dumps({"x": 1}))
     (b / "junk.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
@@ -153,6 +161,8 @@ CASES = [
     (["denoise", "{box}/nan.tif", "-o", "{box}/o.tif"], "NaN"),
     (["denoise", "{box}/five.tif", "-o", "{box}/o.tif"], "cannot decode"),
     (["denoise", "{box}/emptydir", "-o", "{box}/o"], "no images found"),
+    (["denoise", "{box}/stacks/stack.tif", "-o", "{box}/o.png"], "holds 3 images (TIFF pages); name a .tif output"),
+    (["denoise", "{box}/anim.gif", "-o", "{box}/o.png"], "holds 3 images"),
     (["denoise", "{box}/photos/a.png", "-o", "{box}/photos/a.png"], "would overwrite an input"),
     (["denoise", "{box}/photos/a.png", "-o", "{box}/existing.png"], "exists; pass --overwrite"),
     (["denoise", "{box}/photos", "-o", "{box}/one.png"], "names one file"),
@@ -248,6 +258,7 @@ CASES = [
     (["train", "--out", "{box}/new", "--data", "mnist", "--data-dir", "{box}/missing"], "not found"),
     (["train", "--out", "{box}/new", "--data", "mnist", "--data-dir", "{box}/mnist"], "over the limit"),
     (["train", "--out", "{box}/new", "--data", "images", "--data-dir", "{box}/emptydir"], "no images found"),
+    (["train", "--out", "{box}/new", "--data", "images", "--data-dir", "{box}/stacks", "--quiet"], "reads one image per file"),
     (["train", "--out", "{box}/new", "--data", "images", "--data-dir", "{box}/missing"], "not found"),
     (["train", "--out", "{box}/new", "--init", "{box}/missing"], "not found"),
     (["train", "--out", "{box}/new", "--init", "{box}/evil.pt"], ""),
