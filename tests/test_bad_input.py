@@ -42,6 +42,7 @@ def box(tmp_path_factory):
     (b / "mine" / "config.yaml").write_text("# my own notes\ntrain: {epochs: 3}\n")
     (b / "empty.png").write_bytes(b"")
     (b / "text.png").write_text("hello, not a picture")
+    (b / "phone.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))  # an iPhone photo's start
     ok, buf = cv2.imencode(".png", np.zeros((32, 32), np.uint8))
     (b / "cut.png").write_bytes(buf.tobytes()[:40])
     bomb = bytearray(buf.tobytes())
@@ -156,6 +157,7 @@ CASES = [
     (["denoise", "{box}/missing.png", "-o", "{box}/o.png"], "input not found"),
     (["denoise", "{box}/empty.png", "-o", "{box}/o.png"], "empty file"),
     (["denoise", "{box}/text.png", "-o", "{box}/o.png"], "cannot decode"),
+    (["denoise", "{box}/phone.heic", "-o", "{box}/o.jpg"], "HEIC/HEIF, the iPhone's default photo format, is not read; save"),
     (["denoise", "{box}/cut.png", "-o", "{box}/o.png"], "cannot decode"),
     (["denoise", "{box}/bomb.png", "-o", "{box}/o.png"], "over the limit"),
     (["denoise", "{box}/nan.tif", "-o", "{box}/o.tif"], "NaN"),

@@ -268,6 +268,11 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
     except cv2.error:
         img = None
     if img is None:
+        kind = _container(raw[:32].tobytes())
+        if kind:
+            why = ", the iPhone's default photo format," if kind.startswith("HEIC") else ""
+            raise DaekitError(f"cannot decode image {path}: {kind}{why} is not read; save the photo as JPEG or PNG first "
+                              "(a phone's camera settings or any photo viewer can)")
         raise DaekitError(f"cannot decode image {path}: unsupported format, truncated or corrupt file")
     if img.ndim == 3 and img.shape[2] in (3, 4):
         img = np.concatenate([img[..., 2::-1], img[..., 3:]], axis=2)  # OpenCV's BGR(A) -> RGB(A)
@@ -275,6 +280,16 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
     if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
         check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
     return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=icc)
+
+
+def _container(head: bytes) -> str | None:
+    """"HEIC" / "AVIF" for the first bytes of an ISO-media image file (an 'ftyp' box of those brands), else None."""
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        return None
+    brand = head[8:12]
+    if brand in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"):
+        return "HEIC/HEIF"
+    return "AVIF" if brand in (b"avif", b"avis") else None
 
 
 def _split_alpha(path: str | Path, img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
