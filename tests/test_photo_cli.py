@@ -1,6 +1,8 @@
 """Shipped photo models from the command line: the default model, every odd kind of photo file, bad files."""
 from __future__ import annotations
 
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -181,6 +183,33 @@ def test_a_tiff_stack_is_cleaned_page_by_page_and_a_gif_animation_refused(tmp_pa
     rc, _, err = run(capsys, "denoise", tmp_path / "preview.tif", "-o", tmp_path / "p.tif")
     assert rc == 0, err
     assert tifffile.imread(tmp_path / "p.tif").shape == (40, 48)
+
+
+def test_an_iphone_heic_photo_is_cleaned_into_an_upright_jpeg(tmp_path, capsys, monkeypatch):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    clean = _clean(96, rgb=True)[:, :80]  # 96 rows x 80 columns
+    ex = Image.Exif()
+    ex[274], ex[271] = 6, "Apple"  # shown turned a quarter clockwise, as a phone held upright shoots
+    (tmp_path / "in").mkdir()
+    Image.fromarray((_noisy(clean, 20) * 255 + 0.5).astype(np.uint8)).save(tmp_path / "in" / "IMG_0001.HEIC", quality=100,
+                                                                          exif=ex.tobytes())
+    rc, _, err = run(capsys, "denoise", tmp_path / "in" / "IMG_0001.HEIC", "-o", tmp_path / "clean.jpg")
+    assert rc == 0, err
+    noisy, out = Image.open(tmp_path / "in" / "IMG_0001.HEIC"), Image.open(tmp_path / "clean.jpg")
+    upright = np.rot90(clean, -1)  # what a viewer shows
+    assert noisy.size == out.size == (96, 80) and out.getexif().get(274, 1) == 1 and out.getexif().get(271) == "Apple"
+    assert _psnr(np.asarray(out) / 255, upright) > _psnr(np.asarray(noisy.convert("RGB")) / 255, upright) + 2
+    # a folder of phone photos: each written as JPEG under its own name
+    rc, _, err = run(capsys, "denoise", tmp_path / "in", "-o", tmp_path / "out")
+    assert rc == 0, err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["IMG_0001.jpg"]
+    rc, _, err = run(capsys, "denoise", tmp_path / "in" / "IMG_0001.HEIC", "-o", tmp_path / "x.heic")
+    assert_one_line_error(rc, err, "cannot write .heic")
+    # without pillow-heif installed: one line that says how to get it
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)
+    rc, _, err = run(capsys, "denoise", tmp_path / "in" / "IMG_0001.HEIC", "-o", tmp_path / "again.jpg")
+    assert_one_line_error(rc, err, "pip install 'daekit[heic]'")
 
 
 def test_a_broken_page_leaves_no_stack_behind(tmp_path, capsys):

@@ -148,7 +148,8 @@ def _denoise_parser(sub: Any) -> None:
     p = sub.add_parser(
         "denoise",
         help="denoise image files with a shipped or trained model",
-        description="Denoise PNG, JPEG, TIFF or BMP files (gray or RGB, 8- or 16-bit); the output keeps the "
+        description="Denoise PNG, JPEG, TIFF or BMP files (gray or RGB, 8- or 16-bit; HEIC with daekit[heic], written as "
+        "JPEG); the output keeps the "
         "input's bit depth (JPEG and BMP are 8-bit), alpha channel, EXIF (orientation included) and ICC colour profile. "
         "Folders are searched recursively. With one input "
         "file, -o may name the output file; otherwise -o is a folder mirroring the inputs' names. Without --model, "

@@ -32,7 +32,9 @@ try:  # OpenCV warns on stderr about broken files; we report them ourselves, onc
 except AttributeError:  # pragma: no cover - older OpenCV builds
     pass
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}  # read and written
+# read, not written (a phone's HEIC photo is cleaned into a JPEG); decoded by pillow-heif, the `heic` extra
+READ_ONLY_SUFFIXES = {".heic", ".heif"}
 # The largest image read, in pixels: 268 Mpx, e.g. 16384 x 16384 (tiled inference takes it in ~1.2 GB).
 # Checked from the file's header before anything is decoded, so a small file that claims a huge image
 # (a decompression bomb) costs nothing. DAEKIT_MAX_PIXELS or a max_pixels argument sets another.
@@ -256,22 +258,27 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
         raise DaekitError(f"input image not found: {path}")
     if path.stat().st_size == 0:
         raise DaekitError(f"input image is an empty file: {path}")
+    with open(path, "rb") as f:
+        kind = _container(f.read(32))
+    if kind == "HEIC/HEIF":
+        _heif_opener(path)  # Pillow then reads its header, EXIF and ICC profile like any other
     size, exif, icc, frames = _header(path, with_metadata=metadata)
     if size is not None:  # from the header, before a byte of pixels is decoded
         check_pixels(path, *size, limit=max_pixels)
     if frames > 1:  # the decoder would take the first and drop the others without a word
         raise DaekitError(f"{path} holds {frames}{'+' if frames >= MAX_FRAMES_COUNTED else ''} images (pages or frames of "
                           f"{size[0]}x{size[1]}); daekit reads one image per file: save each as its own file first")
+    if kind == "HEIC/HEIF":
+        img, alpha = _split_alpha(path, _decode_heif(path))
+        return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=icc)
     raw = np.fromfile(str(path), dtype=np.uint8)
     try:
         img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     except cv2.error:
         img = None
     if img is None:
-        kind = _container(raw[:32].tobytes())
         if kind:
-            why = ", the iPhone's default photo format," if kind.startswith("HEIC") else ""
-            raise DaekitError(f"cannot decode image {path}: {kind}{why} is not read; save the photo as JPEG or PNG first "
+            raise DaekitError(f"cannot decode image {path}: {kind} is not read; save the photo as JPEG or PNG first "
                               "(a phone's camera settings or any photo viewer can)")
         raise DaekitError(f"cannot decode image {path}: unsupported format, truncated or corrupt file")
     if img.ndim == 3 and img.shape[2] in (3, 4):
@@ -280,6 +287,30 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
     if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
         check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
     return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=icc)
+
+
+def _heif_opener(path: str | Path) -> None:
+    """Registers pillow-heif's HEIC decoder with Pillow, once; without it, one line on how to get it."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise DaekitError(f"cannot decode image {path}: HEIC/HEIF (the iPhone's default photo format) needs pillow-heif: "
+                          "pip install 'daekit[heic]', or save the photo as JPEG or PNG first") from None
+    with _PIL_LOCK:
+        pillow_heif.register_heif_opener()
+
+
+def _decode_heif(path: str | Path) -> np.ndarray:
+    """A HEIC/HEIF photo's primary image as (H, W, 3) uint8 RGB (RGBA with alpha), upright: pillow-heif applies the
+    file's rotation and mirroring and sets the EXIF orientation it returns to 1, so the pixels and the EXIF
+    written back agree."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGBA" if "A" in im.mode else "RGB"))
+    except Exception:
+        raise DaekitError(f"cannot decode image {path}: truncated or corrupt HEIC/HEIF file") from None
 
 
 def _container(head: bytes) -> str | None:
@@ -478,7 +509,7 @@ def plan_outputs(inputs: list[str | Path], output: str | Path, overwrite: bool =
     single = len(files) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
     if len(files) > 1 and out.suffix.lower() in IMAGE_SUFFIXES:
         raise DaekitError(f"{len(files)} inputs but -o {out} names one file; give a folder")
-    targets = [out] if single else [out / _relative(f, inputs) for f in files]
+    targets = [out] if single else [output_name(out / _relative(f, inputs)) for f in files]
     seen: dict[Path, Path] = {}
     for f, t in zip(files, targets):  # two inputs of one name must not land on one output (the first would be lost)
         if t.resolve() in seen:
@@ -491,6 +522,11 @@ def plan_outputs(inputs: list[str | Path], output: str | Path, overwrite: bool =
         if t.exists() and not overwrite:
             raise DaekitError(f"output {t} exists; pass --overwrite (in Python: overwrite=True) to replace it")
     return list(zip(files, targets)), single
+
+
+def output_name(path: Path) -> Path:
+    """The name a cleaned image is written under: the input's, but a HEIC photo's as JPEG (daekit does not write HEIC)."""
+    return path.with_suffix(".jpg") if path.suffix.lower() in READ_ONLY_SUFFIXES else path
 
 
 def _relative(f: Path, inputs: list[str | Path]) -> Path:
@@ -513,7 +549,7 @@ def find_images(inputs: str | Path | list[str | Path]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | READ_ONLY_SUFFIXES)
         elif p.exists():
             found.append(p)
         else:
