@@ -110,6 +110,25 @@ def test_auto_sends_a_gray_photo_saved_as_rgb_to_the_gray_model(server, tmp_path
     assert _psnr(out[..., 0] / 255, clean) > _psnr(gray / 255, clean) + 4  # a colour model gains ~0.5 dB here
 
 
+def test_a_heic_photo_upload_comes_back_as_jpeg(server, tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    url, _ = server
+    clean = _noisy_photo(tmp_path / "g.png")
+    gray = cv2.imread(str(tmp_path / "g.png"), cv2.IMREAD_UNCHANGED)
+    Image.fromarray(np.dstack([gray] * 3)).save(tmp_path / "IMG_0002.heic", quality=100)
+    code, d = _post(url, "IMG_0002.heic", (tmp_path / "IMG_0002.heic").read_bytes())
+    assert code == 200, d
+    assert _wait(url, d["id"])["state"] == "done"
+    with urllib.request.urlopen(f"{url}/api/jobs/{d['id']}/result") as r:
+        assert "denoised.jpg" in r.headers.get("content-disposition", "")
+        out = cv2.imdecode(np.frombuffer(r.read(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    noisy = np.asarray(Image.open(tmp_path / "IMG_0002.heic").convert("L"))
+    assert out.shape == gray.shape and _psnr(out / 255, clean) > _psnr(noisy / 255, clean) + 3
+
+
 def test_bad_uploads_get_messages(server, tmp_path):
     url, state = server
     code, d = _post(url, "notes.png", b"this is not an image at all")

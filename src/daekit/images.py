@@ -259,7 +259,7 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
     if path.stat().st_size == 0:
         raise DaekitError(f"input image is an empty file: {path}")
     with open(path, "rb") as f:
-        kind = _container(f.read(32))
+        kind = container_kind(f.read(32))
     if kind == "HEIC/HEIF":
         _heif_opener(path)  # Pillow then reads its header, EXIF and ICC profile like any other
     size, exif, icc, frames = _header(path, with_metadata=metadata)
@@ -313,7 +313,7 @@ def _decode_heif(path: str | Path) -> np.ndarray:
         raise DaekitError(f"cannot decode image {path}: truncated or corrupt HEIC/HEIF file") from None
 
 
-def _container(head: bytes) -> str | None:
+def container_kind(head: bytes) -> str | None:
     """"HEIC" / "AVIF" for the first bytes of an ISO-media image file (an 'ftyp' box of those brands), else None."""
     if len(head) < 12 or head[4:8] != b"ftyp":
         return None

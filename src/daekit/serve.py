@@ -55,10 +55,12 @@ class Cancelled(Exception):
 
 def sniff(head: bytes) -> str | None:
     """The suffix of an image type recognised from its first bytes, else None."""
+    from .images import container_kind
+
     for sig, suffix in SIGNATURES.items():
         if head.startswith(sig):
             return suffix
-    return None
+    return ".heic" if container_kind(head) == "HEIC/HEIF" else None
 
 
 @dataclass
@@ -73,6 +75,13 @@ class Job:
     info: dict[str, Any] = field(default_factory=dict)
     seen: float = field(default_factory=time.monotonic)  # when its page last asked about it
     cancelled: bool = False
+
+    @property
+    def result_suffix(self) -> str:
+        """The result's file type: the upload's, but JPEG for a HEIC photo (``images.output_name``)."""
+        from .images import output_name
+
+        return output_name(Path(f"result{self.suffix}")).suffix
     stale_s: float = STALE_S
 
     def check(self) -> None:
@@ -138,7 +147,7 @@ class App:
 
         suffix = sniff(data[:16])
         if suffix is None:
-            raise DaekitError("not an image: upload a PNG, JPEG, TIFF or BMP file")
+            raise DaekitError("not an image: upload a PNG, JPEG, TIFF, BMP or HEIC file")
         strength = check_strength(strength)
         color_strength = None if color_strength is None else check_strength(color_strength, "colour strength")
         den = self.model(model)
@@ -203,7 +212,7 @@ class App:
             job.state = "running"
             # the same path as `daekit denoise` (--strength / --color-strength are this job's); not streamed,
             # since the previews need the whole result
-            _, img, out = denoise_path(job.folder / f"input{job.suffix}", job.folder / f"result{job.suffix}", pick,
+            _, img, out = denoise_path(job.folder / f"input{job.suffix}", job.folder / f"result{job.result_suffix}", pick,
                                        tile=self.tile, max_pixels=self.max_pixels, strength=strength,
                                        color_strength=color_strength, on_band=on_band, stream=False)
             write_image(job.folder / "preview_in.png", img)  # 8-bit PNGs for the browser; the result keeps its depth
@@ -331,12 +340,12 @@ def build_app(state: App):
         if job is None or job.state != "done":
             return error("no result yet", 404)
         which = request.path_params["which"]
-        names = {"result": f"result{job.suffix}", "before": "preview_in.png", "after": "preview_out.png"}
+        names = {"result": f"result{job.result_suffix}", "before": "preview_in.png", "after": "preview_out.png"}
         if which not in names:
             return error("unknown file", 404)
         path = job.folder / names[which]
         if which == "result":
-            return FileResponse(path, filename=f"denoised{job.suffix}")
+            return FileResponse(path, filename=f"denoised{job.result_suffix}")
         return FileResponse(path, media_type="image/png")
 
     async def cancel(request: Request) -> JSONResponse:
