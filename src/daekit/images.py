@@ -1,7 +1,11 @@
 """Reading and writing image files (PNG, JPEG, TIFF, BMP; gray/RGB; 8/16-bit) as float arrays in [0, 1].
 
 OpenCV does the decoding: unlike Pillow it reads 16-bit RGB PNG and TIFF without truncating to
-8 bits, and it caps decoded pixels (a decompression-bomb guard). Writes are atomic.
+8 bits, and it caps decoded pixels (a decompression-bomb guard). Writes are atomic. HEIC/HEIF photos
+(a phone's) are read through pillow-heif where it is installed (the `heic` extra) and never written:
+their results are JPEG. A file of several images of one size (a TIFF stack, an animated GIF) is refused
+by ``read_image``, which would otherwise see its first only; ``read_tiff_stack`` / ``write_tiff_stack``
+take a TIFF stack page by page.
 
 Photo metadata survive a round trip: the EXIF block (orientation above all) and the ICC colour profile
 are read with Pillow (headers only) and written back into JPEG (APP1/APP2 segments) and PNG (eXIf/iCCP
