@@ -71,7 +71,7 @@ def test_a_gray_photo_saved_as_rgb_is_cleaned_by_the_gray_model(tmp_path, capsys
     assert _psnr(out[..., 0], clean) > _psnr(noisy / 255, clean) + 4
     # a colour model named for it says it is the wrong one (it leaves this noise: measured, docs/guide.md)
     rc, _, err = run(capsys, "denoise", tmp_path / f"n{ext}", "-o", tmp_path / "r.png", "--model", "photo-real")
-    assert rc == 0 and "note:" in err and "gray image" in err and "photo-gray" in err
+    assert rc == 0 and "note:" in err and "black-and-white image" in err and "photo-gray" in err
 
 
 def test_looks_gray_tells_gray_in_three_channels_from_colour():
@@ -86,6 +86,23 @@ def test_looks_gray_tells_gray_in_three_channels_from_colour():
     tinted[299, 39, 2] += 4 / 255  # one pixel of colour, in the last band scanned
     assert not looks_gray(tinted)
     assert not looks_gray(_clean(64, rgb=True))
+
+
+def test_a_toned_black_and_white_photo_is_cleaned_as_gray_and_keeps_its_tone(tmp_path, capsys):
+    from daekit.images import gray_tone
+
+    clean = _clean()
+    gains, offsets = np.array([1.0, 0.85, 0.65]), np.array([0.0, 0.03, 0.06])  # sepia
+    sepia = clean[..., None] * gains + offsets
+    noisy = (np.clip(_noisy(clean, 15), 0, 1)[..., None] * gains + offsets) * 255 + 0.5
+    Image.fromarray(noisy.astype(np.uint8)).save(tmp_path / "sepia.png")
+    tone = gray_tone(np.asarray(Image.open(tmp_path / "sepia.png")).astype(np.float32) / 255)
+    assert tone is not None and np.allclose(tone[0], gains / gains.mean(), atol=0.01)
+    rc, out_text, err = run(capsys, "denoise", tmp_path / "sepia.png", "-o", tmp_path / "c.png")
+    assert rc == 0 and "model photo-gray" in out_text, err
+    out = np.asarray(Image.open(tmp_path / "c.png")).astype(np.float32) / 255
+    assert _psnr(out, sepia) > _psnr(noisy / 255, sepia) + 4  # photo-real: +0.6 dB on toned gray noise
+    assert np.abs((out - offsets)[..., 2] / 0.65 - (out - offsets)[..., 0]).max() < 3 / 255  # still sepia, not gray
 
 
 def test_the_gray_model_keeps_the_tiny_offsets_of_a_gray_rgb_image():

@@ -17,7 +17,7 @@ from .data import ImageData, load_configured
 from .ensemble import SelfEnsemble, check_size
 from .refine import check_passes, refined
 from .errors import DaekitError
-from .images import from_float, looks_gray, read_image, to_float, write_image
+from .images import from_float, gray_tone, looks_gray, read_image, to_float, write_image
 from .metrics import psnr, ssim
 from .noise import parse_noise
 from .runtime import Precision, denoise_batches, select_device
@@ -224,9 +224,11 @@ class Denoiser:
 
         if image.ndim != 3 or image.shape[2] not in (1, 3):
             raise DaekitError(f"expected an (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
-        # a gray image in three channels, for a gray model: cleaned once (not per channel), and each channel's
-        # offset from their mean (at most a decoder's rounding, ``looks_gray``) put back, so nothing is lost
-        gray = image.shape[2] == 3 and self.in_channels == 1 and looks_gray(image)
+        # one gray image in three channels (``gray_tone``: each channel a gain and offset of their mean), for a gray
+        # model: the mean cleaned once, each channel rebuilt from it, and what the fit leaves (a decoder's rounding)
+        # put back, so nothing is lost
+        tone = gray_tone(image) if image.shape[2] == 3 and self.in_channels == 1 else None
+        gray = tone is not None
         mean = image.mean(axis=2, keepdims=True, dtype=np.float32) if gray else None
         opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1 and not gray
         x = mean if gray else to_opponent(image) if opponent else image
@@ -243,8 +245,8 @@ class Denoiser:
             bands = self._raw_bands(x, tile, progress)
         for y0, band in bands:
             if gray:
-                rows = image[y0 : y0 + band.shape[0]]
-                band = band + (rows - mean[y0 : y0 + band.shape[0]])
+                rows, m = image[y0 : y0 + band.shape[0]], mean[y0 : y0 + band.shape[0]]
+                band = rows + tone[0] * (band - m)  # each channel moved by its gain times the change of the mean
             band = np.clip(from_opponent(band) if opponent else band, 0, 1)
             yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength if strength is None else strength,
                             self.color_strength if strength is None and color_strength is None else color_strength)
@@ -501,8 +503,8 @@ def denoise_files(
             return model_for(default_for_image(img))
         den = model_for(model)
         if shipped and den.in_channels == 3 and looks_gray(img) and len(notes) < 3:  # measured on the shipped ones
-            notes.append(f"{src} is a gray image and {den.info.get('name', model)} a colour model, which leaves gray "
-                         f"noise in place; {default_for(1)} (the default for gray images) cleans it")
+            notes.append(f"{src} is a black-and-white image (gray or toned) and {den.info.get('name', model)} a colour "
+                         f"model, which leaves its noise in place; {default_for(1)} (the default for such images) cleans it")
         return den
 
     for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):

@@ -226,23 +226,49 @@ def _as_unit(path: str | Path, img: np.ndarray, info: ImageInfo) -> tuple[np.nda
 GRAY_TOLERANCE = 2.5 / 255  # channels this close everywhere are one gray image (a decoder's rounding of +-1, not colour)
 
 
-def looks_gray(img: np.ndarray, rows: int = 256) -> bool:
-    """Whether an (H, W, C) float image is gray: one channel, or three that agree within ``GRAY_TOLERANCE``
-    at every pixel (a black-and-white photo saved as RGB, or a camera's monochrome JPEG).
+def gray_tone(img: np.ndarray, rows: int = 256) -> tuple[np.ndarray, np.ndarray] | None:
+    """For an (H, W, 3) float image that is one gray image in three channels, each channel a gain and an offset
+    of it (a black-and-white photo saved as RGB: gains 1, offsets 0; a toned one, sepia or cyanotype: others),
+    the per-channel (gains, offsets) against the channels' mean, such that every channel lies within
+    ``GRAY_TOLERANCE`` of ``gain * mean + offset`` at every pixel; None for a colour image.
 
-    Such noise is the same in all three channels, which colour models take for detail and leave in place
-    (measured: photo-real turns gray sigma-15 noise from 24.8 into 25.4 dB where photo-gray reaches 31.2), so
-    the default for it is the gray model. Scanned in bands of `rows` (a colour photo stops at its first).
+    Such noise is the same in all three channels, up to the gains, and colour models take it for detail and
+    leave it in place (measured, bench/gray_rgb.py: photo-real turns gray sigma-15 noise from 24.9 into 25.4 dB
+    where photo-gray reaches 31.2), so the gray model cleans it. The fit is made and checked on every 16th band
+    of `rows` first, so a colour photo costs a fraction of one pass.
     """
-    if img.ndim != 3 or img.shape[2] == 1:
+    if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] == 0:
+        return None
+
+    def fit(starts: list[int]) -> tuple[np.ndarray, np.ndarray]:  # least squares of channel = gain * mean + offset
+        sums, rhs = np.zeros((2, 2)), np.zeros((2, 3))
+        for y0 in starts:
+            band = img[y0 : y0 + rows].reshape(-1, 3).astype(np.float64)
+            m = band.mean(axis=1)
+            sums += [[m @ m, m.sum()], [m.sum(), len(m)]]
+            rhs += np.stack([m @ band, band.sum(axis=0)])
+        gains, offsets = np.linalg.lstsq(sums, rhs, rcond=None)[0]  # an all-flat image: gains 0, offsets its colour
+        return gains, offsets
+
+    def fits(starts: list[int], gains: np.ndarray, offsets: np.ndarray) -> bool:
+        for y0 in starts:
+            band = img[y0 : y0 + rows].astype(np.float64)
+            if np.abs(band - (band.mean(axis=2, keepdims=True) * gains + offsets)).max(initial=0.0) > GRAY_TOLERANCE:
+                return False
         return True
-    if img.shape[2] != 3:
-        return False
-    for y0 in range(0, img.shape[0], rows):
-        band = img[y0 : y0 + rows]
-        if np.ptp(band, axis=2).max(initial=0.0) > GRAY_TOLERANCE:
-            return False
-    return True
+
+    every = list(range(0, img.shape[0], rows))
+    if not fits(every[::16], *fit(every[::16])):  # a sample first: a colour photo stops here
+        return None
+    gains, offsets = fit(every)
+    return (gains.astype(np.float32), offsets.astype(np.float32)) if fits(every, gains, offsets) else None
+
+
+def looks_gray(img: np.ndarray) -> bool:
+    """Whether an (H, W, C) float image is gray: one channel, or three that are one gray image (``gray_tone``)."""
+    if img.ndim == 3 and img.shape[2] == 1:
+        return True
+    return gray_tone(img) is not None
 
 
 def unit_range(arr: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None]:

@@ -58,7 +58,7 @@ def default_for(channels: int) -> str:
 
 def default_for_image(img: Any) -> str:
     """``default_for`` an (H, W, C) float image: the gray model also for RGB whose channels are one gray
-    image (``images.looks_gray``), as `daekit denoise` and the server pick it."""
+    image, as they are or toned (``images.looks_gray``), as `daekit denoise` and the server pick it."""
     from ..images import looks_gray
 
     return DEFAULT_GRAY if looks_gray(img) else default_for(img.shape[2])
