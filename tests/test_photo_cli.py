@@ -53,6 +53,24 @@ def test_default_model_cleans_a_16_bit_gray_png(tmp_path, capsys):
     assert _psnr(out / 65535, clean) > _psnr(noisy16 / 65535, clean) + 4
 
 
+@pytest.mark.parametrize("bits", [8, 12, 14])
+def test_camera_data_of_fewer_bits_in_a_16_bit_file_are_read_at_their_depth(tmp_path, capsys, bits):
+    # a microscope's or a camera's 12-bit data in a 16-bit TIFF: scaled by 65535, the model saw a near-black image
+    # and returned a gray haze (a 12-bit W2S frame: 17.8 -> 10.9 dB); scaled by 4095 it gets what the 8-bit file gets
+    import tifffile
+
+    clean, top = _clean(), (1 << bits) - 1
+    noisy = np.round(_noisy(clean, 25) * top).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "n.tif", noisy, photometric="minisblack")
+    rc, _, err = run(capsys, "denoise", tmp_path / "n.tif", "-o", tmp_path / "c.tif")
+    assert rc == 0, err
+    out = tifffile.imread(tmp_path / "c.tif")
+    assert out.dtype == np.uint16 and out.max() <= top  # written back at its depth
+    assert _psnr(out / top, clean) > _psnr(noisy / top, clean) + 4
+    api = Denoiser.load("photo-gray", device="cpu").denoise(noisy)  # the Python API reads them alike
+    assert api.dtype == np.uint16 and np.abs(api.astype(int) - out).max() <= 1
+
+
 @pytest.mark.parametrize("ext", [".png", ".jpg"])
 def test_a_gray_photo_saved_as_rgb_is_cleaned_by_the_gray_model(tmp_path, capsys, ext):
     # a black-and-white photo exported in colour: three equal channels, whose noise the colour models leave

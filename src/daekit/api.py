@@ -17,7 +17,7 @@ from .data import ImageData, load_configured
 from .ensemble import SelfEnsemble, check_size
 from .refine import check_passes, refined
 from .errors import DaekitError
-from .images import from_float, gray_tone, looks_gray, read_image, to_float, write_image
+from .images import from_float, gray_tone, looks_gray, read_image, to_float, white_of, write_image
 from .metrics import psnr, ssim
 from .noise import parse_noise
 from .runtime import Precision, denoise_batches, select_device
@@ -274,6 +274,7 @@ class Denoiser:
 
     def denoise(self, image: np.ndarray) -> np.ndarray:
         """Denoises one image (H, W) or (H, W, C), or a stack (N, H, W, C); uint8, uint16 or float in [0, 1].
+        uint16 data of fewer bits (12-bit camera data) are scaled by their bit depth (``images.white_of``).
 
         Returns:
             An array of the same shape and dtype.
@@ -283,18 +284,25 @@ class Denoiser:
             raise DaekitError(f"expected an image (H, W), (H, W, C) or a stack (N, H, W, C); got shape {a.shape}")
         if a.ndim == 3 and a.shape[-1] not in (1, 3):
             raise DaekitError(f"expected 1 or 3 channels last, got shape {a.shape}")
-        x = to_float(a)
+        white = white_of(a)  # 12-bit data in uint16 are scaled by 4095, as `daekit denoise` reads them
+        x = to_float(a) if white is None else a.astype(np.float32) / np.float32(white)
         if not np.isfinite(x).all():
             raise DaekitError("input contains NaN or infinite values")
+
+        def back(y: np.ndarray) -> np.ndarray:  # the input's type (and bit depth)
+            if white is not None:
+                return (np.clip(y, 0, 1) * white + 0.5).astype(np.uint16)
+            return from_float(y, a.dtype) if a.dtype in (np.uint8, np.uint16) else y.astype(a.dtype if a.dtype.kind == "f" else np.float32)
+
         if a.ndim in (2, 3):  # one image: the tiled path (bounded memory, opponent color for photo-rgb)
             y = self.denoise_image(x[..., None] if a.ndim == 2 else x)
             y = y[..., 0] if a.ndim == 2 else y
-            return from_float(y, a.dtype) if a.dtype in (np.uint8, np.uint16) else y.astype(a.dtype if a.dtype.kind == "f" else np.float32)
+            return back(y)
         stack = x[None, ..., None] if a.ndim == 2 else (x[None] if a.ndim == 3 else x)
         t = torch.from_numpy(np.ascontiguousarray(stack)).permute(0, 3, 1, 2)  # (N, C, H, W)
         y = self.denoise_tensor(t).permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
         y = y[0, ..., 0] if a.ndim == 2 else (y[0] if a.ndim == 3 else y)
-        return from_float(y, a.dtype) if a.dtype in (np.uint8, np.uint16) else y.astype(a.dtype if a.dtype.kind == "f" else np.float32)
+        return back(y)
 
     def denoise_file(self, src: str | Path, dst: str | Path, tile: int | None = None, progress: bool = False,
                      max_pixels: int | None = None) -> None:
