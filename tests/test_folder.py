@@ -146,3 +146,21 @@ def test_an_epoch_is_sized_to_the_folder_and_the_machine(tmp_path):
     assert data.patches_per_epoch == 2048
     assert data.summary().startswith("data: images: 8 image(s) for training, 2 held out for validation; 2,048 random 64x64")
     assert load_dataset("images", tmp_path, patches_per_epoch=640).patches_per_epoch == 640
+
+
+def test_12_bit_data_in_16_bit_files_train_at_the_scale_denoise_reads_them(tmp_path):
+    """A camera's 12-bit data are read by `daekit denoise` with 4095 as white (images.white_of); training reads
+    them alike, so a model sees in use what it saw in training. A burst's shots share one scale."""
+    from daekit.images import read_image, to_float
+
+    rng = np.random.default_rng(0)
+    for name, top in (("a.png", 4095), ("b.png", 3000)):
+        cv2.imwrite(str(tmp_path / name), (rng.random((20, 24)) * top).astype(np.uint16))
+    folder = ImageFolder(sorted(tmp_path.glob("*.png")), 1, 0)
+    for i, path in enumerate(folder.paths):
+        assert np.allclose(to_float(folder.get(i)), read_image(path)[0], atol=1e-4)
+    (tmp_path / "burst").mkdir()
+    cv2.imwrite(str(tmp_path / "burst" / "1.png"), np.full((8, 8), 4000, np.uint16))
+    cv2.imwrite(str(tmp_path / "burst" / "2.png"), np.full((8, 8), 2000, np.uint16))  # alone, 11 bits
+    shots = ImageFolder([(tmp_path / "burst" / "1.png", tmp_path / "burst" / "2.png")], 1, 0).get(0)
+    assert np.allclose(to_float(shots)[0, 0], [4000 / 4095, 2000 / 4095], atol=1e-4)

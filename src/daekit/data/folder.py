@@ -32,7 +32,7 @@ import torch
 
 from ..color import LUMA as ITU_601_LUMA
 from ..errors import DaekitError
-from ..images import decode_image, find_images, to_float
+from ..images import decode_image, find_images, to_float, white_of
 from ..seeding import PATCHES, derive_rng
 
 VAL_CROP = 512
@@ -48,6 +48,18 @@ def conform(img: np.ndarray, channels: int) -> np.ndarray:
         y = img[..., :3].astype(np.float32) @ LUMA
         return np.clip(np.round(y), 0, np.iinfo(img.dtype).max if img.dtype.kind == "u" else 1).astype(img.dtype)[..., None]
     return np.repeat(img, channels, axis=2)
+
+
+def full_depth(shots: list[np.ndarray]) -> list[np.ndarray]:
+    """16-bit images whose values use fewer bits (12-bit camera data) stretched to the full 16-bit range, all
+    shots of a burst by one factor: the scale ``images.read_image`` reads them at, so that a model trained on
+    them sees at `daekit denoise` what it saw in training (``images.white_of``)."""
+    if not shots or any(s.dtype != np.uint16 for s in shots):
+        return shots
+    white = white_of(np.array([max(int(s.max(initial=0)) for s in shots)], np.uint16))
+    if white is None:
+        return shots
+    return [((s.astype(np.uint32) * 65535 + white // 2) // white).astype(np.uint16) for s in shots]
 
 
 Item = Path | tuple[Path, ...]  # one image, or the shots of one scene (a burst)
@@ -86,7 +98,7 @@ class ImageFolder:
             return self._cache[i]
         item = self.paths[i]
         files = item if isinstance(item, tuple) else (item,)
-        shots = [conform(decode_image(f)[0], self.channels) for f in files]
+        shots = full_depth([conform(decode_image(f)[0], self.channels) for f in files])
         if len({s.shape[:2] for s in shots}) > 1:
             sizes = ", ".join(f"{f.name} {s.shape[1]}x{s.shape[0]}" for f, s in zip(files, shots))
             raise DaekitError(f"burst {files[0].parent}: its shots differ in size ({sizes}); a burst's shots must be registered")
