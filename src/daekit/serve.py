@@ -75,6 +75,7 @@ class Job:
     info: dict[str, Any] = field(default_factory=dict)
     seen: float = field(default_factory=time.monotonic)  # when its page last asked about it
     cancelled: bool = False
+    stale_s: float = STALE_S
 
     @property
     def result_suffix(self) -> str:
@@ -82,7 +83,6 @@ class Job:
         from .images import output_name
 
         return output_name(Path(f"result{self.suffix}")).suffix
-    stale_s: float = STALE_S
 
     def check(self) -> None:
         if self.cancelled or time.monotonic() - self.seen > self.stale_s:
