@@ -17,7 +17,7 @@ from .data import ImageData, load_configured
 from .ensemble import SelfEnsemble, check_size
 from .refine import check_passes, refined
 from .errors import DaekitError
-from .images import from_float, gray_tone, looks_gray, read_image, to_float, white_of, write_image
+from .images import ImageInfo, from_float, gray_tone, looks_gray, read_image, to_float, white_of, write_image
 from .metrics import psnr, ssim
 from .noise import parse_noise
 from .runtime import Precision, denoise_batches, select_device
@@ -289,10 +289,10 @@ class Denoiser:
         if not np.isfinite(x).all():
             raise DaekitError("input contains NaN or infinite values")
 
-        def back(y: np.ndarray) -> np.ndarray:  # the input's type (and bit depth)
-            if white is not None:
-                return (np.clip(y, 0, 1) * white + 0.5).astype(np.uint16)
-            return from_float(y, a.dtype) if a.dtype in (np.uint8, np.uint16) else y.astype(a.dtype if a.dtype.kind == "f" else np.float32)
+        def back(y: np.ndarray) -> np.ndarray:  # the input's type (and bit depth, as a file's: ImageInfo)
+            if a.dtype in (np.uint8, np.uint16):
+                return from_float(ImageInfo(dtype=a.dtype, white=white).to_file_values(y), a.dtype)
+            return y.astype(a.dtype if a.dtype.kind == "f" else np.float32)
 
         if a.ndim in (2, 3):  # one image: the tiled path (bounded memory, opponent color for photo-rgb)
             y = self.denoise_image(x[..., None] if a.ndim == 2 else x)

@@ -430,13 +430,8 @@ def write_tiff_stack(path: str | Path, pages: Iterable[tuple[np.ndarray, ImageIn
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp) as tif:
         for arr, info in pages:
             out = from_float(info.to_file_values(arr), info.dtype)
-            if out.shape[2] == 1:
-                out = out[..., 0]
-            extra = {}
-            if info.alpha is not None:
-                base = out if out.ndim == 3 else np.repeat(out[..., None], 3, axis=2)
-                out, extra = np.dstack([base, from_float(to_float(info.alpha), info.dtype)]), {"extrasamples": [2]}
-            tif.write(out, photometric="rgb" if out.ndim == 3 else "minisblack", metadata=None, **extra)
+            out = _with_alpha(out[..., 0] if out.shape[2] == 1 else out, info.alpha, info.dtype)
+            tif.write(out, metadata=None, **_tiff_layout(out))
             n += 1
     return n
 
@@ -477,10 +472,8 @@ def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None
         out = out[..., ::-1]  # RGB -> BGR for OpenCV
     if out.ndim == 3 and out.shape[2] == 1:
         out = out[..., 0]
-    if info is not None and info.alpha is not None and suffix in (".png", ".tif", ".tiff"):
-        alpha = from_float(to_float(info.alpha), dtype)
-        base = out if out.ndim == 3 else np.repeat(out[..., None], 3, axis=2)
-        out = np.dstack([base, alpha])
+    if info is not None and suffix in (".png", ".tif", ".tiff"):
+        out = _with_alpha(out, info.alpha, dtype)
     exif, icc = (info.exif, info.icc) if info is not None else (None, None)
     if suffix in (".tif", ".tiff") and (exif or icc):
         rgb = out if out.ndim == 2 else np.concatenate([out[..., 2::-1], out[..., 3:]], axis=2)  # BGR(A) -> RGB(A)
@@ -537,10 +530,24 @@ def _tiff_bytes(out: np.ndarray, info: ImageInfo) -> bytes:
     if info.icc:
         tags.append((34675, "B", len(info.icc), info.icc, True))
     buf = io.BytesIO()
+    tifffile.imwrite(buf, out, extratags=tags, metadata=None, **_tiff_layout(out))
+    return buf.getvalue()
+
+
+def _tiff_layout(out: np.ndarray) -> dict[str, Any]:
+    """tifffile's photometric and extra-sample options for pixels gray 2-D, RGB, or either with alpha last."""
     color = out.ndim == 3 and out.shape[2] >= 3
     extra = {"extrasamples": [2]} if out.ndim == 3 and out.shape[2] in (2, 4) else {}  # 2: unassociated alpha
-    tifffile.imwrite(buf, out, photometric="rgb" if color else "minisblack", extratags=tags, metadata=None, **extra)
-    return buf.getvalue()
+    return {"photometric": "rgb" if color else "minisblack", **extra}
+
+
+def _with_alpha(out: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+    """File pixels (2-D gray or (H, W, 3)) with `alpha` (the file's own values, kept untouched) added last in
+    `dtype`; gray becomes RGB(A), as PNG and TIFF writers take it. As they are without alpha."""
+    if alpha is None:
+        return out
+    base = out if out.ndim == 3 else np.repeat(out[..., None], 3, axis=2)
+    return np.dstack([base, from_float(to_float(alpha), dtype)])
 
 
 # image types people may name as an output that daekit does not write (it would otherwise make a folder of that name)

@@ -175,7 +175,11 @@ class Gaussian(Noise):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         std = self.level(x, generator) / 255.0 * (self.high - self.low).to(x.dtype)
-        return x + _randn(x, generator) * std
+        return x + self._unit(x, generator) * std
+
+    def _unit(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The unit-variance noise added (scaled by sigma): one draw per value."""
+        return _randn(x, generator)
 
 
 @NOISE.register("gaussian-gray")
@@ -191,10 +195,9 @@ class GaussianGray(Gaussian):
     info = NoiseInfo("sigma", "std on the 0-255 scale", 0.0, math.inf,
                      "additive white Gaussian noise, the same in every channel (luma only; as gaussian on gray images)")
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        std = self.level(x, generator) / 255.0 * (self.high - self.low).to(x.dtype)
-        one = torch.randn((x.shape[0], 1, *x.shape[2:]), generator=generator, device=x.device, dtype=x.dtype)
-        return x + one * std
+    def _unit(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """One draw per pixel, broadcast over the channels."""
+        return torch.randn((x.shape[0], 1, *x.shape[2:]), generator=generator, device=x.device, dtype=x.dtype)
 
 
 @NOISE.register("poisson")
