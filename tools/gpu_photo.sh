@@ -3,9 +3,11 @@
 # its whole recipe, then photo-real fine-tuned from it, each to a wall-clock budget.
 # Runs on the device machine from the checkout root, with .devdata (cbsd432, cbsd68, polyu) and .whl carried:
 #   run(command="bash tools/gpu_photo.sh 300 170", carry=[".devdata", ".whl"], timeout_s=590)
-# COLOR_S = 0 skips photo-color (photo-real then starts from the shipped photo-color). REAL_NOISES, noise
+# COLOR_S = 0 skips photo-color (photo-real then starts from REAL_INIT, default the shipped photo-color).
+# REAL_CONFIG (default configs/photo-real.yaml, stage 1 of photo-real's recipe) is the config each photo-real
+# run trains, e.g. REAL_CONFIG=configs/photo-real-stage3.yaml REAL_INIT=photo-real. REAL_NOISES, noise
 # specs separated by ';', trains one photo-real per spec (photo-real-1, photo-real-2, ..., each for REAL_S
-# seconds, one after the other) instead of the one of configs/photo-real.yaml: a recipe comparison at full
+# seconds, one after the other) instead of the one of REAL_CONFIG: a recipe comparison at full
 # scale (DEVELOPERS.md gives the next run's two), e.g. REAL_NOISES='camera|gaussian:0..50;camera:chroma=1..5|...' ... 0 230.
 # Each run folder is packed into $OUT/<name>.tar as soon as it ends (a device call returns at most 8 files,
 # and only what is under $OUT when it stops), the log into $OUT/log.txt. Then, here:
@@ -18,6 +20,7 @@ COLOR_S=${1:-300}   # seconds of training for photo-color (37 epochs alone on an
 REAL_S=${2:-170}    # seconds for each photo-real
 DEVICE=${DEVICE:-cuda}
 DATA=${DATA:-.devdata}
+REAL_CONFIG=${REAL_CONFIG:-configs/photo-real.yaml}
 read -r -a SETS <<< "${SETS:-}"   # extra train_budget options (a CPU smoke test: "--set data.patches_per_epoch=128 ...")
 IFS=';' read -r -a NOISES <<< "${REAL_NOISES:-}"
 : "${OUT:?OUT must name the folder whose files come back}"
@@ -32,13 +35,13 @@ pack() {  # the best checkpoint and the run's record; not last.* (resume state, 
 real() {  # real NAME [train_budget options]: photo-real's recipe from $init, for REAL_S seconds
     local name=$1
     shift
-    python3 tools/train_budget.py configs/photo-real.yaml --budget-s "$REAL_S" --data-dir "$DATA" \
+    python3 tools/train_budget.py "$REAL_CONFIG" --budget-s "$REAL_S" --data-dir "$DATA" \
         --out "$runs/$name" --device "$DEVICE" --set "train.init=$init" "$@" "${SETS[@]}"
     pack "$name"
 }
 {
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-    init=photo-color
+    init=${REAL_INIT:-photo-color}
     if [ "$COLOR_S" != 0 ]; then
         python3 tools/train_budget.py configs/photo-color.yaml --budget-s "$COLOR_S" --data-dir "$DATA" \
             --out "$runs/photo-color" --device "$DEVICE" "${SETS[@]}"
