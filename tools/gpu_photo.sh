@@ -12,7 +12,10 @@
 # Each run folder is packed into $OUT/<name>.tar as soon as it ends (a device call returns at most 8 files,
 # and only what is under $OUT when it stops), the log into $OUT/log.txt. Then, here:
 #   tar -xf <files_at>/photo-color.tar -C runs && tar -xf <files_at>/photo-real.tar -C runs
-#   python tools/ship_model.py runs/photo-color photo-color --init photo-gray   (and photo-real --init photo-color)
+#   python tools/ship_model.py runs/photo-color photo-color --init photo-gray   (and photo-real --init <its init>)
+# A shipped model's recipe must stay in configs/ as a chain of stages that ends in it (tests/test_configs.py): a
+# photo-real trained from REAL_INIT=photo-real is a new last stage (configs/photo-real-stage4.yaml, init
+# runs/photo-real-stage3, out runs/photo-real; stage 3's out becomes runs/photo-real-stage3).
 #   python bench/real.py --polyu-limit 10 --cbsd68-limit 20   # ship only what improves on docs/benchmarks.md
 #   python bench/real_variants.py                              # and the rows of photos with little noise
 set -euo pipefail
