@@ -32,7 +32,7 @@ def test_precedence_defaults_file_options_sets(tmp_path):
         (["train.epochs=abc"], "train.epochs: Input should be a valid integer"),
         (["train.lrr=0.1"], "train.lrr: unknown key"),
         (["bogus=1"], "bogus: unknown key"),
-        (["train.loss=hinge"], "train.loss: Input should be 'auto', 'mse', 'bce' or 'l1'"),
+        (["train.loss=hinge"], "train.loss: Input should be 'auto', 'mse', 'bce', 'l1' or 'psnr'"),
         (["train.epochs=0"], "greater than or equal to 1"),
         (["train=5"], "train: expected a mapping"),
         (["nokey"], "--set expects key=value"),

@@ -164,3 +164,36 @@ def test_12_bit_data_in_16_bit_files_train_at_the_scale_denoise_reads_them(tmp_p
     cv2.imwrite(str(tmp_path / "burst" / "2.png"), np.full((8, 8), 2000, np.uint16))  # alone, 11 bits
     shots = ImageFolder([(tmp_path / "burst" / "1.png", tmp_path / "burst" / "2.png")], 1, 0).get(0)
     assert np.allclose(to_float(shots)[0, 0], [4000 / 4095, 2000 / 4095], atol=1e-4)
+
+
+def test_zoom_enlarges_a_window_of_each_patch_and_zoom_1_is_the_patch_itself():
+    from daekit.data.folder import zoom_patches
+
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
+    ramp = torch.from_numpy(np.stack([yy / 31, xx / 31]))[None].repeat(3, 1, 1, 1)  # channel 0: row, 1: column
+    out = zoom_patches(ramp, np.array([1.0, 2.0, 4.0]), np.array([[0.5, 0.5], [0.0, 1.0], [1.0, 0.0]]))
+    assert torch.allclose(out[0], ramp[0], atol=1e-5)  # zoom 1: the patch itself
+    # zoom 2 at the top right: rows 0..16, columns 16..32 of the ramp, spread over the whole patch
+    assert out[1, 0].max() <= 16.5 / 31 and out[1, 1].min() >= 15.5 / 31
+    assert abs(float(out[1, 0, 20, 5] - out[1, 0, 8, 5]) / 12 - 0.5 / 31) < 1e-4  # each row half a source row
+    # zoom 4 at the bottom left: rows 24..32, columns 0..8
+    assert out[2, 0].min() >= 23.5 / 31 and out[2, 1].max() <= 8.5 / 31
+    assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_zoomed_training_patches_are_planned_like_the_others_and_drawn_the_same_way_every_time(tmp_path):
+    root = _write_folder(tmp_path / "imgs", n=8, size=(40, 40))
+    kw = dict(val_fraction=0.25, patch_size=16, patches_per_epoch=48)
+    plain, zoomed = load_dataset("images", root, **kw), load_dataset("images", root, zoom=3.0, **kw)
+    plan, zplan = plan_batch(0, 1, 0, 6, 16, 8), plan_batch(0, 1, 0, 6, 16, 8, zoom=3.0)
+    assert np.array_equal(plan.where, zplan.where) and np.array_equal(plan.transform, zplan.transform)
+    assert plan.zoom is None and 1.0 <= zplan.zoom.min() and zplan.zoom.max() <= 3.0
+    a, z1, z2 = _batches(plain, 1)[0], _batches(zoomed, 1)[0], _batches(zoomed, 1)[0]
+    assert torch.equal(z1, z2) and not torch.equal(a, z1)
+    # enlarged random pixels are smoother: neighbours differ less than in the patches themselves
+    step = lambda b: float((b[..., 1:] - b[..., :-1]).abs().mean())  # noqa: E731
+    assert step(z1) < 0.8 * step(a)
+    lazy = load_dataset("images", root, zoom=3.0, cache_mb=0, **kw)
+    assert torch.equal(_batches(lazy, 1)[0], z1)
+    with pytest.raises(DaekitError, match="data.zoom"):
+        load_dataset("digits28", zoom=2.0)

@@ -45,6 +45,22 @@ def test_compression_ae_is_the_same_path(tmp_path):
     strict((tmp_path / "r" / "checkpoints" / "best.json").read_text())
 
 
+def test_the_psnr_loss_is_minus_the_mean_per_patch_psnr_and_weighs_every_patch_alike(tmp_path):
+    from daekit.train import psnr_loss
+
+    target = torch.zeros(2, 1, 4, 4)
+    out = torch.stack([torch.full((1, 4, 4), 0.1), torch.full((1, 4, 4), 0.01)])  # 20 dB and 40 dB
+    assert abs(float(psnr_loss(out, target)) + 30.0) < 0.03  # (the 60 dB floor costs the 40 dB patch 0.04 dB)
+    out.requires_grad_(True)
+    psnr_loss(out, target).backward()
+    g = out.grad.abs().flatten(1).mean(dim=1)
+    assert torch.allclose(g[1] / g[0], torch.tensor(10.0), rtol=0.02)  # MSE would weigh the 20 dB patch 10x more
+    r = fit(resolve_config(sets=tiny_sets(tmp_path / "r", "train.epochs=4", "data.resize=16", "train.loss=psnr")),
+            progress=False)
+    assert r.history[-1]["train_loss"] < r.history[0]["train_loss"] < 0  # it learns
+    assert r.history[-1]["val_psnr"] > r.history[0]["val_psnr"]
+
+
 @pytest.mark.parametrize("extra", [[], ["train.loss=l1", "train.optimizer=adamw", "train.schedule=step", "train.warmup_epochs=1"]])
 def test_same_seed_same_weights(tmp_path, extra):
     a = fit(resolve_config(sets=tiny_sets(tmp_path / "a", *extra)), progress=False)

@@ -66,7 +66,7 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=arg(positive), metavar="N", help="number of epochs")
     p.add_argument("--batch-size", type=arg(positive), metavar="N", help="images per batch")
     p.add_argument("--lr", type=arg(rate), metavar="LR", help="learning rate")
-    p.add_argument("--loss", metavar="NAME", help="auto (default: bce for a sigmoid output, else mse), mse, bce or l1")
+    p.add_argument("--loss", metavar="NAME", help="auto (default: bce for a sigmoid output, else mse), mse, bce, l1 or psnr (minus the mean per-patch PSNR)")
     p.add_argument("--target", metavar="NAME", help="what the model learns to output: clean (default), noise2noise, "
                    "neighbor2neighbor or blind-spot (these three need no clean images)")
     p.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")

@@ -90,6 +90,11 @@ class DataConfig:
     # image folders: each subfolder is one scene holding two or more registered noisy shots of it (a burst,
     # e.g. frames of a microscope time series of a still sample): train.target noise2noise learns one from another
     bursts: bool = False
+    # image folders: each training patch enlarged by a factor drawn log-uniformly from [1, zoom] (bicubic) before
+    # the noise; 1 = as they are. Photos from cameras and phones, at full resolution, are much smoother per pixel
+    # than the BSDS scans (PolyU's references have the spectrum of CBSD432 enlarged ~3x): a model that never saw
+    # such content takes their fine noise for detail (folder.zoom_patches)
+    zoom: float = Field(1.0, ge=1.0, le=8.0)
 
 
 @dataclass(config=_STRICT)
@@ -115,7 +120,9 @@ class TrainConfig:
     mask_fill: Literal["neighbour", "median"] = "neighbour"
     # neighbor2neighbor: the final weight of its regulariser (ramped up from 0 over the epochs; 2 as published)
     neighbour_gamma: float = Field(2.0, ge=0.0, le=100.0)
-    loss: Literal["auto", "mse", "bce", "l1"] = "auto"  # auto: bce for a model with a [0, 1] (sigmoid) output, else mse
+    # auto: bce for a model with a [0, 1] (sigmoid) output, else mse; psnr: minus the mean per-patch PSNR (every
+    # patch alike, where mse lets the noisiest dominate: train.psnr_loss)
+    loss: Literal["auto", "mse", "bce", "l1", "psnr"] = "auto"
     schedule: Literal["none", "cosine", "step", "plateau"] = "cosine"
     warmup_epochs: int = Field(0, ge=0)
     patience: Optional[int] = Field(None, ge=1)  # early stopping: epochs without a better val PSNR

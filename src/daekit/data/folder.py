@@ -128,13 +128,16 @@ class BatchPlan:
     slot: np.ndarray  # (B,) index into `images` for each patch
     where: np.ndarray  # (B, 2) fractions in [0, 1): top/left offset = floor(f * (size - patch + 1))
     transform: np.ndarray  # (B,) 0..7: bit 0 flip rows, bit 1 flip columns, bit 2 transpose
+    zoom: np.ndarray | None = None  # (B,) enlargement of each patch (>= 1), None: none
+    zoom_at: np.ndarray | None = None  # (B, 2) fractions: where in the patch the enlarged window lies
 
     def rows(self, sl: slice | None) -> "BatchPlan":
         """The plan of rows `sl` only, reading only the images those rows need."""
         if sl is None:
             return self
         used, slot = np.unique(self.slot[sl], return_inverse=True)
-        return BatchPlan(self.images[used], slot.reshape(-1), self.where[sl], self.transform[sl])
+        zoom = None if self.zoom is None else (self.zoom[sl], self.zoom_at[sl])
+        return BatchPlan(self.images[used], slot.reshape(-1), self.where[sl], self.transform[sl], *(zoom or (None, None)))
 
 
 def place_shard(part: torch.Tensor, total: int, shard: slice | None) -> torch.Tensor:
@@ -150,13 +153,40 @@ def place_shard(part: torch.Tensor, total: int, shard: slice | None) -> torch.Te
     return out
 
 
-def plan_batch(seed: int, epoch: int, index: int, n_images: int, batch_size: int, patches_per_image: int) -> BatchPlan:
+def plan_batch(seed: int, epoch: int, index: int, n_images: int, batch_size: int, patches_per_image: int,
+               zoom: float = 1.0) -> BatchPlan:
     """The patches of batch `index` of `epoch`: a pure function of its arguments."""
     rng = derive_rng(seed, epoch, PATCHES, index)
     k = max(1, math.ceil(batch_size / patches_per_image))
     images = rng.integers(0, n_images, size=k)
     slot = np.arange(batch_size) // patches_per_image
-    return BatchPlan(images, slot, rng.random((batch_size, 2)), rng.integers(0, 8, size=batch_size))
+    plan = BatchPlan(images, slot, rng.random((batch_size, 2)), rng.integers(0, 8, size=batch_size))
+    if zoom > 1.0:  # drawn after the rest, so that the patches themselves are those of zoom 1
+        plan.zoom = np.exp(rng.random(batch_size) * math.log(zoom))
+        plan.zoom_at = rng.random((batch_size, 2))
+    return plan
+
+
+def zoom_patches(x: torch.Tensor, zoom: np.ndarray, at: np.ndarray) -> torch.Tensor:
+    """Each patch of `x` (B, C, P, P) replaced by a window of it, P / zoom pixels a side at fractions `at` of the
+    room left, enlarged back to P x P (bicubic, clipped to [0, 1]).
+
+    A camera's or a phone's photo at full resolution is smoother per pixel than the scanned photos denoisers
+    train on: the lens, the anti-aliasing filter and demosaicking blur it, its pixels are small. Training on
+    enlarged patches (noise added afterwards, at the new pixels) shows a model that content, so that it learns
+    to tell fine noise from the little fine detail such photos have. Zoom 1 is the patch itself, exactly.
+    """
+    b, _, p, _ = x.shape
+    z = torch.as_tensor(zoom, dtype=torch.float64)
+    side = p / z  # the window, in pixels
+    lead = torch.as_tensor(at, dtype=torch.float64) * (p - side).unsqueeze(1)  # its top-left corner (y, x)
+    centre = -1.0 + (2.0 * lead + side.unsqueeze(1)) / p  # in grid_sample's [-1, 1] (align_corners=False)
+    theta = torch.zeros(b, 2, 3, dtype=torch.float64)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / z
+    theta[:, 0, 2], theta[:, 1, 2] = centre[:, 1], centre[:, 0]  # grid x is the column, y the row
+    grid = torch.nn.functional.affine_grid(theta.to(x.device, torch.float32), [b, 1, p, p], align_corners=False)
+    out = torch.nn.functional.grid_sample(x, grid, mode="bicubic", padding_mode="border", align_corners=False)
+    return out.clamp_(0.0, 1.0)
 
 
 def gather_patches(flat: torch.Tensor, base: torch.Tensor, heights: torch.Tensor, widths: torch.Tensor,
@@ -189,7 +219,8 @@ def gather_patches(flat: torch.Tensor, base: torch.Tensor, heights: torch.Tensor
     ii, jj = torch.where(swap, jj, ii), torch.where(swap, ii, jj)
     idx = b0.view(-1, 1, 1) + (y0.view(-1, 1, 1) + ii) * w.view(-1, 1, 1) + x0.view(-1, 1, 1) + jj
     out = flat[idx.reshape(-1)].reshape(len(img), patch, patch, flat.shape[1])
-    return out.permute(0, 3, 1, 2).float().mul_(scale).contiguous()
+    out = out.permute(0, 3, 1, 2).float().mul_(scale).contiguous()
+    return out if plan.zoom is None else zoom_patches(out, plan.zoom, plan.zoom_at)
 
 
 def pack(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:
@@ -217,19 +248,19 @@ class _LazyBatches(torch.utils.data.Dataset):
     """Item b = batch b of the current epoch, decoded through this worker's own bounded cache."""
 
     def __init__(self, folder: ImageFolder, seed: int, epoch: int, batches: int, batch_size: int, ppi: int, patch: int,
-                 shard: slice | None = None, start: int = 0) -> None:
+                 shard: slice | None = None, start: int = 0, zoom: float = 1.0) -> None:
         self.folder, self.seed, self.epoch, self.batches, self.start = folder, seed, epoch, batches, start
-        self.batch_size, self.ppi, self.patch, self.shard = batch_size, ppi, patch, shard
+        self.batch_size, self.ppi, self.patch, self.shard, self.zoom = batch_size, ppi, patch, shard, zoom
 
     def __len__(self) -> int:
         return self.batches - self.start
 
     def __getitem__(self, item: int) -> torch.Tensor:
         b = self.start + item
-        plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi).rows(self.shard)
+        plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi, self.zoom).rows(self.shard)
         uniq, inverse = np.unique(plan.images, return_inverse=True)  # this rank's rows' images, each decoded once
         flat, base, hs, ws, scale = pack([self.folder.get(int(i)) for i in uniq])
-        local = BatchPlan(inverse.reshape(-1), plan.slot, plan.where, plan.transform)
+        local = BatchPlan(inverse.reshape(-1), plan.slot, plan.where, plan.transform, plan.zoom, plan.zoom_at)
         return place_shard(gather_patches(flat, base, hs, ws, local, self.patch, scale), self.batch_size, self.shard)
 
 
@@ -251,6 +282,7 @@ class PatchData:
     in_memory: bool = True
     frames: int = 1  # noisy shots per item (bursts, data.noisy_copies), stacked along the channels
     bursts: bool = False  # the shots are real (a folder per scene), not drawn copies
+    zoom: float = 1.0  # training patches enlarged by up to this factor (``zoom_patches``)
 
     @property
     def channels(self) -> int:
@@ -302,10 +334,12 @@ class PatchLoader:
         if self._packed is not None:
             flat, base, hs, ws, scale = self._packed
             for b in range(self.start, len(self)):
-                plan = plan_batch(self.seed, self.epoch, b, len(d.folder), self.batch_size, d.patches_per_image).rows(self.shard)
+                plan = plan_batch(self.seed, self.epoch, b, len(d.folder), self.batch_size, d.patches_per_image,
+                                  d.zoom).rows(self.shard)
                 yield place_shard(gather_patches(flat, base, hs, ws, plan, d.patch_size, scale), self.batch_size, self.shard)
             return
-        ds = _LazyBatches(d.folder, self.seed, self.epoch, len(self), self.batch_size, d.patches_per_image, d.patch_size, self.shard, self.start)
+        ds = _LazyBatches(d.folder, self.seed, self.epoch, len(self), self.batch_size, d.patches_per_image, d.patch_size,
+                          self.shard, self.start, d.zoom)
         pin = self.device.type == "cuda"
         dl = torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False, num_workers=d.workers, pin_memory=pin,
                                          persistent_workers=False, prefetch_factor=2 if d.workers else None)
@@ -382,6 +416,7 @@ def load_image_folder(
     name: str, root: Path, *, val_fraction: float, seed: int, limit: int | None, channels: int | None,
     patch_size: int, patches_per_epoch: int | None, cache_mb: int, workers: int, test_dir: Path | None = None,
     device_type: str = "cpu", noisy_once: str | None = None, noisy_copies: int = 1, bursts: bool = False,
+    zoom: float = 1.0,
 ) -> PatchData:
     """A folder of images (searched recursively) as a PatchData, with a validation split fixed by `seed`;
     `patches_per_epoch` None is ``auto_patches`` for the folder and `device_type`. With `bursts`, each
@@ -423,7 +458,7 @@ def load_image_folder(
         test = whole_images(tf, list(range(len(tf))), crop=None)
     return PatchData(
         name=name, folder=train, val=whole_images(val_folder, list(range(len(val_folder)))), test=test,
-        patch_size=int(patch_size), workers=int(workers), in_memory=in_memory, frames=frames, bursts=bursts,
+        patch_size=int(patch_size), workers=int(workers), in_memory=in_memory, frames=frames, bursts=bursts, zoom=float(zoom),
         patches_per_epoch=int(patches_per_epoch or auto_patches(len(train_paths), device_type)),
     )
 
