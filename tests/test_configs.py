@@ -39,3 +39,5 @@ def test_a_shipped_models_recipe_starts_each_stage_from_the_last_and_ends_in_the
     assert shipped["model"] == {"name": stages[-1].model.name, "args": stages[-1].model.args}
     assert shipped["train"]["lr"] == stages[-1].train.lr and shipped["train"]["schedule"] == stages[-1].train.schedule
     assert shipped["train"]["init"] == stages[-1].train.init
+    assert shipped["train"].get("loss", "auto") == stages[-1].train.loss  # older checkpoints predate a setting:
+    assert shipped["data"].get("zoom", 1.0) == stages[-1].data.zoom  # its default then

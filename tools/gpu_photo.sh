@@ -5,17 +5,18 @@
 #   run(command="bash tools/gpu_photo.sh 300 170", carry=[".devdata", ".whl"], timeout_s=590)
 # COLOR_S = 0 skips photo-color (photo-real then starts from REAL_INIT, default the shipped photo-color).
 # REAL_CONFIG (default configs/photo-real.yaml, stage 1 of photo-real's recipe) is the config each photo-real
-# run trains, e.g. REAL_CONFIG=configs/photo-real-stage3.yaml REAL_INIT=photo-real. REAL_NOISES, noise
+# run trains, e.g. REAL_CONFIG=configs/photo-real-stage4.yaml REAL_INIT=photo-real. REAL_NOISES, noise
 # specs separated by ';', trains one photo-real per spec (photo-real-1, photo-real-2, ..., each for REAL_S
 # seconds, one after the other) instead of the one of REAL_CONFIG: a recipe comparison at full
 # scale (DEVELOPERS.md gives the next run's two), e.g. REAL_NOISES='camera|gaussian:0..50;camera:chroma=1..5|...' ... 0 230.
+# REAL_ZOOMS, ';'-separated like REAL_NOISES, gives each of those runs its data.zoom (default: REAL_CONFIG's).
 # Each run folder is packed into $OUT/<name>.tar as soon as it ends (a device call returns at most 8 files,
 # and only what is under $OUT when it stops), the log into $OUT/log.txt. Then, here:
 #   tar -xf <files_at>/photo-color.tar -C runs && tar -xf <files_at>/photo-real.tar -C runs
 #   python tools/ship_model.py runs/photo-color photo-color --init photo-gray   (and photo-real --init <its init>)
 # A shipped model's recipe must stay in configs/ as a chain of stages that ends in it (tests/test_configs.py): a
-# photo-real trained from REAL_INIT=photo-real is a new last stage (configs/photo-real-stage4.yaml, init
-# runs/photo-real-stage3, out runs/photo-real; stage 3's out becomes runs/photo-real-stage3).
+# photo-real trained from REAL_INIT=photo-real is a new last stage (configs/photo-real-stage5.yaml, init
+# runs/photo-real-stage4/checkpoints/best.safetensors, out runs/photo-real; stage 4's out becomes runs/photo-real-stage4).
 #   python bench/real.py --polyu-limit 10 --cbsd68-limit 20   # ship only what improves on docs/benchmarks.md
 #   python bench/real_variants.py                              # and the rows of photos with little noise
 set -euo pipefail
@@ -26,6 +27,7 @@ DATA=${DATA:-.devdata}
 REAL_CONFIG=${REAL_CONFIG:-configs/photo-real.yaml}
 read -r -a SETS <<< "${SETS:-}"   # extra train_budget options (a CPU smoke test: "--set data.patches_per_epoch=128 ...")
 IFS=';' read -r -a NOISES <<< "${REAL_NOISES:-}"
+IFS=';' read -r -a ZOOMS <<< "${REAL_ZOOMS:-}"
 : "${OUT:?OUT must name the folder whose files come back}"
 python3 -c "import pydantic" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1
@@ -55,8 +57,10 @@ real() {  # real NAME [train_budget options]: photo-real's recipe from $init, fo
         real photo-real
     else
         for k in "${!NOISES[@]}"; do
-            echo "photo-real-$((k + 1)): noise ${NOISES[$k]}"
-            real "photo-real-$((k + 1))" --set "noise=${NOISES[$k]}"
+            zoom=()
+            [ -n "${ZOOMS[$k]:-}" ] && zoom=(--set "data.zoom=${ZOOMS[$k]}")
+            echo "photo-real-$((k + 1)): noise ${NOISES[$k]} ${zoom[*]}"
+            real "photo-real-$((k + 1))" --set "noise=${NOISES[$k]}" "${zoom[@]}"
         done
     fi
 } 2>&1 | tee "$OUT/log.txt"
