@@ -69,3 +69,28 @@ def test_noise_probe_keeps_the_spectra_when_it_redraws_the_structure_and_finds_a
     _, moved = probe.aligned(truth + rng.normal(0, 0.02, scene.shape), scene)
     inner = (slice(8, -8), slice(8, -8))
     assert np.abs(moved - truth[inner]).mean() < 0.1 * np.abs(scene[inner] - truth[inner]).mean()
+
+
+def test_scene_probe_scores_a_model_and_cbm3d_on_both_kinds_of_photo(tmp_path):
+    import pytest
+
+    pytest.importorskip("bm3d")
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "polyu").mkdir()
+    (tmp_path / "cbsd68").mkdir()
+    for i in range(2):
+        img = (cv2.GaussianBlur(rng.random((40, 40, 3)), (0, 0), 2) * 255).astype(np.uint8)
+        cv2.imwrite(str(tmp_path / "polyu" / f"cam_{i}_mean.png"), img)
+        cv2.imwrite(str(tmp_path / "polyu" / f"cam_{i}_real.png"), img)  # never read: references only
+        cv2.imwrite(str(tmp_path / "cbsd68" / f"{i}.png"), img)
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "scene_probe.py"), "--data-dir", str(tmp_path), "--limit", "1",
+                        "--model", "photo-color", "gaussian:10"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    means = [line for line in r.stdout.splitlines() if "model - CBM3D" in line]
+    assert len(means) == 2 and "PolyU references" in means[0] and "CBSD68" in means[1]
+    for line in means:
+        noisy, model, cbm3d = (float(line.split(key)[1].split()[0]) for key in ("noisy ", "photo-color ", "sigma "))
+        assert model > noisy + 1 and cbm3d > noisy + 1  # both denoise
