@@ -49,8 +49,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     a = p.parse_args()
     den = Denoiser.load(a.model, device=a.device)
+    kinds = scenes(Path(a.data_dir), a.limit)  # read once, for every spec
     for spec in a.specs:
-        for kind, photos in scenes(Path(a.data_dir), a.limit).items():
+        for kind, photos in kinds.items():
             rows = []
             for i, clean in enumerate(photos):
                 noisy = np.clip(noisy_photo(clean, spec, i), 0, 1).astype(np.float32)

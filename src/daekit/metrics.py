@@ -5,19 +5,20 @@ import torch
 import torch.nn.functional as F
 
 
-def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, mse_floor: float = 0.0) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB, per image.
 
     Args:
         x: (B, C, H, W) estimate.
         y: (B, C, H, W) reference.
         data_range: max - min of the data (1 for [0, 1] images).
+        mse_floor: added to each image's MSE (a cap on the PSNR, for a loss).
 
     Returns:
-        (B,) tensor; identical images give +inf.
+        (B,) tensor; identical images give +inf (with no floor).
     """
     mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
-    return 10.0 * torch.log10(data_range**2 / mse)
+    return 10.0 * torch.log10(data_range**2 / (mse + mse_floor))
 
 
 def _gaussian_window(size: int, sigma: float, device: torch.device) -> torch.Tensor:

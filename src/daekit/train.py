@@ -46,8 +46,7 @@ def psnr_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     trained over a wide range of noise levels is tuned for the strong noise and does least well where the noise is
     weak -- the level of most real photos. This is MSE with each patch weighted by the inverse of its own error.
     """
-    mse = (out - target).pow(2).flatten(1).mean(dim=1)
-    return 10.0 * torch.log10(mse + PSNR_LOSS_FLOOR).mean()
+    return -psnr(out, target, mse_floor=PSNR_LOSS_FLOOR).mean()
 
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {

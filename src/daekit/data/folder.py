@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -136,8 +136,8 @@ class BatchPlan:
         if sl is None:
             return self
         used, slot = np.unique(self.slot[sl], return_inverse=True)
-        zoom = None if self.zoom is None else (self.zoom[sl], self.zoom_at[sl])
-        return BatchPlan(self.images[used], slot.reshape(-1), self.where[sl], self.transform[sl], *(zoom or (None, None)))
+        zoom, zoom_at = (None, None) if self.zoom is None else (self.zoom[sl], self.zoom_at[sl])
+        return BatchPlan(self.images[used], slot.reshape(-1), self.where[sl], self.transform[sl], zoom, zoom_at)
 
 
 def place_shard(part: torch.Tensor, total: int, shard: slice | None) -> torch.Tensor:
@@ -260,7 +260,7 @@ class _LazyBatches(torch.utils.data.Dataset):
         plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi, self.zoom).rows(self.shard)
         uniq, inverse = np.unique(plan.images, return_inverse=True)  # this rank's rows' images, each decoded once
         flat, base, hs, ws, scale = pack([self.folder.get(int(i)) for i in uniq])
-        local = BatchPlan(inverse.reshape(-1), plan.slot, plan.where, plan.transform, plan.zoom, plan.zoom_at)
+        local = replace(plan, images=inverse.reshape(-1))  # the same patches, indexed into this batch's images
         return place_shard(gather_patches(flat, base, hs, ws, local, self.patch, scale), self.batch_size, self.shard)
 
 
