@@ -268,6 +268,8 @@ CASES = [
     (["train", "--out", "{box}/new", "--init", "{box}/missing"], "not found"),
     (["train", "--out", "{box}/new", "--init", "{box}/evil.pt"], ""),
     (["train", "--out", "{box}/new", "--init", "photo-gray"], "another architecture"),
+    (["train", "--out", "{box}/new", "--set", "model.name=residual", "--set", "model.args={depth: 4, dilation: [1, 2]}"],
+     "one entry per conv layer"),
     # evaluate
     (["evaluate", "--model", "{box}/missing"], "model not found"),
     (["evaluate", "--model", "{box}/run", "--data", "cifar"], "unknown data set"),

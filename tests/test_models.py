@@ -105,3 +105,40 @@ def test_spec_rebuilds_the_same_architecture():
     spec = dict(m.spec)
     m2 = create_model(spec.pop("name"), **spec)
     assert count_parameters(m2) == count_parameters(m)
+
+
+@pytest.mark.parametrize("unshuffle, dilation", [(1, None), (1, [1, 2, 3, 1]), (2, [2, 1, 3, 1])])
+def test_residual_receptive_field_is_exact(unshuffle, dilation):
+    # the declared receptive field is what one output pixel sees: a change just inside it moves that pixel,
+    # one just outside does not (tiling's halo is sized from it)
+    torch.manual_seed(0)
+    m = create_model("residual", 1, depth=4, width=8, unshuffle=unshuffle, dilation=dilation).double().eval()
+    for c in m.body:
+        if isinstance(c, torch.nn.Conv2d):
+            torch.nn.init.uniform_(c.weight, 0.05, 0.2)  # positive weights: no cancellation by chance
+    rf = m.geometry.receptive_field
+    x = torch.rand(1, 1, 96, 96, dtype=torch.float64)
+    centre = 48  # on the unshuffle grid's even row/column: its sub-image neighbourhood reaches furthest left
+    reach_left = rf // 2 if unshuffle == 1 else None
+    seen = []
+    for dx in range(0, rf + 4):
+        z = x.clone()
+        z[0, 0, centre, centre - dx] += 1.0
+        seen.append(bool((m(z) - m(x))[0, 0, centre, centre].abs() > 0))
+    furthest = max(i for i, s in enumerate(seen) if s)
+    assert furthest <= rf // 2  # never beyond the declared field
+    if reach_left is not None:
+        assert furthest == reach_left  # and exactly to its edge
+
+
+def test_residual_dilation_is_checked_and_keeps_the_weights():
+    with pytest.raises(DaekitError, match="one entry per conv layer"):
+        create_model("residual", 1, depth=4, dilation=[1, 2])
+    with pytest.raises(DaekitError, match="positive integer"):
+        create_model("residual", 1, depth=3, dilation=[1, 0, 1])
+    with pytest.raises(DaekitError, match="out of range"):
+        create_model("residual", 1, depth=2, dilation=[1, 1000])
+    plain = create_model("residual", 3, depth=5, width=8)
+    dilated = create_model("residual", 3, depth=5, width=8, dilation=[1, 2, 3, 2, 1])
+    assert dilated.geometry.receptive_field == 2 * (9 + 1) - 1 and plain.geometry.receptive_field == 11
+    dilated.load_state_dict(plain.state_dict())  # dilation holds no weights: the same state dict

@@ -13,16 +13,17 @@ from daekit.models import create_model
 from daekit.tiling import auto_tile_size, denoise_tiled, model_geometry, tiled_bands, write_tiff_bands
 
 
-def _denoiser(unshuffle: int, channels: int = 1) -> Denoiser:
+def _denoiser(unshuffle: int, channels: int = 1, dilation: list[int] | None = None) -> Denoiser:
     torch.manual_seed(0)
-    m = create_model("residual", channels, depth=5, width=8, unshuffle=unshuffle)
+    m = create_model("residual", channels, depth=5, width=8, unshuffle=unshuffle, dilation=dilation)
     torch.nn.init.normal_(m.body[-1].weight, std=0.05)  # not the identity map
     return Denoiser(m, Config(), "cpu")
 
 
-@pytest.mark.parametrize("unshuffle, shape", [(1, (203, 157, 1)), (2, (181, 250, 1)), (2, (97, 131, 3))])
-def test_tiled_equals_whole_image(unshuffle, shape):
-    den = _denoiser(unshuffle, shape[2])
+@pytest.mark.parametrize("unshuffle, shape, dilation", [(1, (203, 157, 1), None), (2, (181, 250, 1), None),
+                                                         (2, (97, 131, 3), None), (1, (150, 141, 3), [1, 2, 4, 3, 1])])
+def test_tiled_equals_whole_image(unshuffle, shape, dilation):
+    den = _denoiser(unshuffle, shape[2], dilation)
     img = np.random.default_rng(0).random(shape, dtype=np.float32)
     whole = den._run_crop(img)
     halo, multiple = model_geometry(den.model)

@@ -164,6 +164,18 @@ def test_init_refuses_another_architecture_and_keeps_the_old_run(tmp_path):
     assert (tmp_path / "r" / "checkpoints" / "last.safetensors").read_bytes() == before
 
 
+def test_init_carries_weights_to_another_dilation():
+    # dilation holds no weights: a dilated network starts from a plain one of the same depth and width
+    from daekit.models import create_model
+    from daekit.train import init_weights
+
+    m = create_model("residual", 3, depth=17, width=64, batch_norm=True, dilation=[1, 1] + [2, 3] * 7 + [1])
+    init_weights(m, "photo-real")
+    plain = create_model("residual", 3, depth=17, width=64, batch_norm=True)
+    init_weights(plain, "photo-real")
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), plain.state_dict().values()))
+
+
 def test_init_from_a_shipped_model():
     from daekit.models import create_model
     from daekit.train import init_weights

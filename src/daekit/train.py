@@ -368,7 +368,7 @@ def init_weights(model: nn.Module, source: str) -> dict[str, Any]:
 
     def arch(spec: dict[str, Any]) -> dict[str, Any]:  # defaults filled in; image_size is a default for conv models
         full = {**model_arguments(spec["name"]), **spec} if spec.get("name") in MODELS.names() else spec
-        return json.loads(json.dumps({k: v for k, v in full.items() if k not in ("image_size", "pd")}))  # pd: the same weights
+        return json.loads(json.dumps({k: v for k, v in full.items() if k not in ("image_size", "pd", "dilation")}))  # pd, dilation: the same weights
 
     have, want = arch(ck.model_spec), arch(model.spec)
     gray_to_color = have.get("in_channels") == 1 and want.get("in_channels") == 3

@@ -3,12 +3,18 @@
 With ``unshuffle=2`` (FFDNet-style) the image is first rearranged into 4 half-resolution sub-images
 (``pixel_unshuffle``), the convolutions run at half resolution, and the result is shuffled back:
 4x fewer pixels per layer, so the same depth and width cost a quarter of the time and see twice as far.
+
+With ``dilation`` (IRCNN-style, Zhang et al. 2017) each conv layer looks `d` pixels apart: the same weights and
+cost see further (a mix such as 1, 2, 3, 4, ... with no common factor, as in Wang et al. 2018's hybrid dilated
+convolution, leaves no pixel unseen). Dilation holds no weights, so a model starts from another of the same
+depth and width whatever their dilations (``train.init``).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from ..errors import DaekitError
 from .blocks import Geometry, check_input, on_unshuffled, positive_ints
 from .registry import MODELS
 
@@ -24,10 +30,11 @@ class ResidualDenoiser(nn.Module):
         width: Channels of the hidden layers.
         batch_norm: BatchNorm after the hidden convs, as in DnCNN (off by default: small batches).
         unshuffle: Work on `unshuffle` x `unshuffle` pixel-unshuffled sub-images (1 = full resolution).
+        dilation: One dilation per conv layer (`depth` of them, first to last), or None: all 1.
 
     Attributes:
-        geometry: Any size; exact receptive field ``2 * (depth * unshuffle + unshuffle - 1) + 1``; tiles on
-            multiples of `unshuffle`.
+        geometry: Any size; exact receptive field ``2 * unshuffle * (sum of dilations + 1) - 1`` (with no
+            dilation ``2 * (depth * unshuffle + unshuffle - 1) + 1``); tiles on multiples of `unshuffle`.
     """
 
     geometry: Geometry
@@ -41,22 +48,32 @@ class ResidualDenoiser(nn.Module):
         width: int = 48,
         batch_norm: bool = False,
         unshuffle: int = 1,
+        dilation: list[int] | None = None,
     ) -> None:
         super().__init__()
         (depth,) = positive_ints("residual", "depth", depth)
         (width,) = positive_ints("residual", "width", width)
         (unshuffle,) = positive_ints("residual", "unshuffle", unshuffle)
         depth = max(depth, 2)
+        dil = [1] * depth if dilation is None else positive_ints("residual", "dilation", dilation)
+        if len(dil) != depth:
+            raise DaekitError(f"model 'residual': dilation needs one entry per conv layer ({depth}), got {len(dil)}")
+        if max(dil) > 64:
+            raise DaekitError(f"model 'residual': dilation {max(dil)} is out of range (1..64)")
         self.in_channels, self.unshuffle = in_channels, unshuffle
-        self.geometry = Geometry(receptive_field=2 * (depth * unshuffle + unshuffle - 1) + 1, multiple=unshuffle)
+        self.geometry = Geometry(receptive_field=2 * unshuffle * (sum(dil) + 1) - 1, multiple=unshuffle)
         c = in_channels * unshuffle * unshuffle
-        layers: list[nn.Module] = [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True)]
-        for _ in range(depth - 2):
-            layers += [nn.Conv2d(width, width, 3, padding=1, bias=not batch_norm)]
+
+        def conv(cin: int, cout: int, d: int, bias: bool = True) -> nn.Conv2d:  # "same" size at any dilation
+            return nn.Conv2d(cin, cout, 3, padding=d, dilation=d, bias=bias)
+
+        layers: list[nn.Module] = [conv(c, width, dil[0]), nn.ReLU(inplace=True)]
+        for d in dil[1:-1]:
+            layers += [conv(width, width, d, bias=not batch_norm)]
             if batch_norm:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU(inplace=True))
-        layers.append(nn.Conv2d(width, c, 3, padding=1))
+        layers.append(conv(width, c, dil[-1]))
         self.body = nn.Sequential(*layers)
         for m in self.body:  # He init: PyTorch's default shrinks activations ~1.7x per layer, starving deep stacks
             if isinstance(m, nn.Conv2d):
