@@ -94,3 +94,35 @@ def test_scene_probe_scores_a_model_and_cbm3d_on_both_kinds_of_photo(tmp_path):
     for line in means:
         noisy, model, cbm3d = (float(line.split(key)[1].split()[0]) for key in ("noisy ", "photo-color ", "sigma "))
         assert model > noisy + 1 and cbm3d > noisy + 1  # both denoise
+
+
+def test_deepen_inserts_dilated_layers_that_change_nothing_until_trained(tmp_path):
+    import torch
+
+    from daekit.checkpoint import build_model, load_checkpoint, save_checkpoint
+    from daekit.models import create_model
+
+    _write_folder(tmp_path / "photos", n=3, size=(96, 90))
+    torch.manual_seed(0)
+    src = create_model("residual", 1, depth=5, width=8, batch_norm=True)
+    for m in src.body:  # a trained-looking model: not the identity, BatchNorm statistics of its own
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.normal_(m.weight, std=0.2)
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(0, 0.5)
+            m.running_var.uniform_(0.5, 2)
+    save_checkpoint(tmp_path / "src.safetensors", src, {"noise": "gaussian:0..50"})
+    tool = [sys.executable, str(ROOT / "tools" / "deepen.py"), str(tmp_path / "src.safetensors")]
+    r = subprocess.run(tool + [str(tmp_path / "deep.safetensors"), "--after", "2", "--dilations", "2,3",
+                               "--data-dir", str(tmp_path / "photos"), "--patches", "8"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    deep = build_model(load_checkpoint(tmp_path / "deep.safetensors")).eval()
+    assert deep.spec["depth"] == 7 and deep.spec["dilation"] == [1, 1, 2, 3, 1, 1, 1]
+    assert deep.geometry.receptive_field == src.geometry.receptive_field + 2 * (2 + 3)
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(deep(x), src.eval()(x), atol=1e-5)  # the same function, a wider view to learn from
+    bad = subprocess.run(tool + [str(tmp_path / "x.safetensors"), "--after", "5", "--dilations", "2",
+                                 "--data-dir", str(tmp_path / "photos")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--after must lie in 1..4" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x.safetensors").exists()
