@@ -38,3 +38,16 @@ def test_export_bad_input(tmp_path, capsys):
     assert_one_line_error(rc, err, "must name a .onnx file")
     rc, _, err = run(capsys, "export", "no-such-model", "-o", tmp_path / "y.onnx")
     assert_one_line_error(rc, err, "model not found")
+
+
+def test_dilated_residual_exports_and_matches_pytorch(tmp_path):
+    import torch
+
+    from daekit.config import Config
+    from daekit.models import create_model
+
+    torch.manual_seed(0)
+    m = create_model("residual", 3, depth=5, width=8, dilation=[1, 2, 5, 3, 1])
+    torch.nn.init.normal_(m.body[-1].weight, std=0.05)  # not the identity map
+    rep = export_model(Denoiser(m, Config(), "cpu", precision="fp32"), tmp_path / "dil.onnx")
+    assert rep["onnx_max_abs_diff"] <= 1e-4 and rep["dynamic_size"]
