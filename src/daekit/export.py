@@ -105,8 +105,8 @@ def export_model(den: Denoiser, onnx_path: str | Path, image: np.ndarray | None 
         try:
             prog = torch.onnx.export(module, (example,), dynamo=True, input_names=["x"], output_names=["y"],
                                      dynamic_shapes=dims, opset_version=opset, verbose=False)
-        except ImportError:
-            raise DaekitError("ONNX export needs the onnx extra: pip install 'daekit[onnx]'") from None
+        except ImportError as e:  # the missing module named, so that a broken install is told from a missing one
+            raise DaekitError(f"ONNX export needs the onnx extra ({e}): pip install 'daekit[onnx]'") from None
         prog.save(str(tmp))
         sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         diffs = [float(np.abs(sess.run(None, {"x": _batch(im).numpy()})[0] - ref).max()) for im, ref in zip(images, refs)]
