@@ -26,12 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from daekit.checkpoint import build_model, find_checkpoint, load_checkpoint, save_checkpoint
+from daekit.checkpoint import build_model, load_checkpoint, save_checkpoint
 from daekit.errors import DaekitError
 from daekit.images import find_images, read_image
 from daekit.models import create_model
 from daekit.noise import make_generator, parse_noise
-from daekit.pretrained import find_pretrained
+from daekit.pretrained import weights_path
 
 
 def convs_and_norms(body: nn.Sequential) -> list[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
@@ -48,7 +48,7 @@ def calibration_batch(data_dir: str, noise_spec: str, channels: int, n: int, siz
         raise DaekitError(f"no images found in {data_dir}")
     rng = np.random.default_rng(seed)
     patches = []
-    for k in range(n):
+    for _ in range(n):
         img = read_image(files[int(rng.integers(len(files)))])[0]
         if img.shape[2] != channels:
             raise DaekitError(f"{data_dir}: the model takes {channels} channel(s), the photos have {img.shape[2]}")
@@ -64,14 +64,15 @@ def calibration_batch(data_dir: str, noise_spec: str, channels: int, n: int, siz
 
 def deepen(model: nn.Module, spec: dict, after: int, dilations: list[int], batch: torch.Tensor) -> nn.Module:
     """A residual model with identity layers of the given dilations inserted after conv layer `after` (1-based)."""
-    args = {k: v for k, v in spec.items() if k != "name"}
-    depth = int(args.get("depth", 10))
+    old_layers = convs_and_norms(model.body)
+    depth = len(old_layers)
     if not 1 <= after <= depth - 1:
         raise DaekitError(f"--after must lie in 1..{depth - 1} (a conv layer followed by a ReLU), got {after}")
-    old_dil = list(args.get("dilation") or [1] * depth)
+    old_dil = [conv.dilation[0] for conv, _ in old_layers]
+    args = {k: v for k, v in spec.items() if k != "name"}
     new = create_model("residual", **{**args, "depth": depth + len(dilations),
                                       "dilation": old_dil[:after] + dilations + old_dil[after:]})
-    old_layers, new_layers = convs_and_norms(model.body), convs_and_norms(new.body)
+    new_layers = convs_and_norms(new.body)
     kept = list(range(after)) + list(range(after + len(dilations), len(new_layers)))
     for (oc, on), j in zip(old_layers, kept):
         nc, nn_ = new_layers[j]
@@ -115,8 +116,7 @@ def main() -> None:
     a = p.parse_args()
     try:
         dil = [int(d) for d in a.dilations.split(",")]
-        shipped = find_pretrained(a.source)
-        ck = load_checkpoint(shipped.weights if shipped is not None else find_checkpoint(a.source, "best"))
+        ck = load_checkpoint(weights_path(a.source))
         if ck.model_spec.get("name") != "residual":
             raise DaekitError(f"{a.source} holds a {ck.model_spec.get('name')!r} model; only 'residual' is deepened")
         model = build_model(ck)

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed, interrupts
-from .checkpoint import build_model, find_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import build_model, load_checkpoint, save_checkpoint
 from .config import Config, config_text, config_to_dict, merge, write_config
 from .data import ImageData, InMemoryLoader, PatchData, load_configured
 from .data.folder import place_shard
@@ -361,10 +361,9 @@ def init_weights(model: nn.Module, source: str) -> dict[str, Any]:
     checkpoint file. Refused with one line if it holds another architecture; a gray model may start
     the same architecture in colour (``inflate_to_color``).
     """
-    from .pretrained import find_pretrained
+    from .pretrained import weights_path
 
-    shipped = find_pretrained(source)
-    ck = load_checkpoint(shipped.weights if shipped is not None else find_checkpoint(source, "best"))
+    ck = load_checkpoint(weights_path(source))
 
     def arch(spec: dict[str, Any]) -> dict[str, Any]:  # defaults filled in; image_size is a default for conv models
         full = {**model_arguments(spec["name"]), **spec} if spec.get("name") in MODELS.names() else spec

@@ -51,6 +51,14 @@ def find_pretrained(name: str | Path) -> Pretrained | None:
     raise DaekitError(f"model not found: {name!r} is neither a shipped model ({known}) nor a run folder or checkpoint file")
 
 
+def weights_path(source: str | Path) -> Path:
+    """The checkpoint file `source` names: a shipped model's weights, a run folder's best checkpoint or the file."""
+    from ..checkpoint import find_checkpoint
+
+    shipped = find_pretrained(source)
+    return shipped.weights if shipped is not None else find_checkpoint(source, "best")
+
+
 def default_for(channels: int) -> str:
     """The shipped model `daekit denoise` uses without --model: photo-gray for gray, photo-real for colour (camera photos)."""
     return DEFAULT_GRAY if channels == 1 else DEFAULT_RGB
