@@ -197,3 +197,23 @@ def test_zoomed_training_patches_are_planned_like_the_others_and_drawn_the_same_
     assert torch.equal(_batches(lazy, 1)[0], z1)
     with pytest.raises(DaekitError, match="data.zoom"):
         load_dataset("digits28", zoom=2.0)
+
+
+def test_a_zoom_share_enlarges_that_share_of_the_patches_and_leaves_the_rest_as_they_are(tmp_path):
+    full = plan_batch(0, 1, 0, 6, 400, 8, zoom=3.0)
+    assert np.array_equal(full.zoom, plan_batch(0, 1, 0, 6, 400, 8, zoom=3.0, zoom_share=1.0).zoom)  # runs before it: same
+    half = plan_batch(0, 1, 0, 6, 400, 8, zoom=3.0, zoom_share=0.5)
+    kept = half.zoom == 1.0
+    assert 0.4 < kept.mean() < 0.6  # about half at scale 1, drawn per patch
+    assert np.array_equal(half.zoom[~kept], full.zoom[~kept])  # the others enlarged as with every patch enlarged
+    assert np.array_equal(half.where, full.where) and np.array_equal(half.zoom_at, full.zoom_at)
+    assert np.array_equal(half.zoom, plan_batch(0, 1, 0, 6, 400, 8, zoom=3.0, zoom_share=0.5).zoom)  # deterministic
+    root = _write_folder(tmp_path / "imgs", n=8, size=(40, 40))
+    kw = dict(val_fraction=0.25, patch_size=16, patches_per_epoch=48)
+    plain, mixed = load_dataset("images", root, **kw), load_dataset("images", root, zoom=3.0, zoom_share=0.5, **kw)
+    a, m = _batches(plain, 1)[0], _batches(mixed, 1)[0]
+    same = [bool(torch.equal(x, y)) for x, y in zip(a, m)]
+    plan = plan_batch(0, 1, 0, len(mixed.folder), 16, mixed.patches_per_image, zoom=3.0, zoom_share=0.5)
+    assert same == list(plan.zoom == 1.0) and 0 < sum(same) < len(same)  # the patches at scale 1 are the plain ones
+    with pytest.raises(DaekitError, match="data.zoom_share"):
+        load_dataset("images", root, zoom_share=0.5, **kw)  # a share of no enlargement

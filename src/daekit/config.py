@@ -95,6 +95,9 @@ class DataConfig:
     # than the BSDS scans (PolyU's references have the spectrum of CBSD432 enlarged ~3x): a model that never saw
     # such content takes their fine noise for detail (folder.zoom_patches)
     zoom: float = Field(1.0, ge=1.0, le=8.0)
+    # with data.zoom: the share of the training patches that are enlarged; the others stay as they are (scale 1),
+    # so that a model for camera-scale photos still sees scans' fine detail and grain (1 = every patch)
+    zoom_share: float = Field(1.0, gt=0.0, le=1.0)
 
 
 @dataclass(config=_STRICT)

@@ -150,7 +150,8 @@ def load_configured(d: Any, seed: int, device_type: str = "cpu") -> "ImageData |
     return load_dataset(d.name, d.dir, val_fraction=d.val_fraction, seed=seed, limit=d.limit, resize=d.resize,
                         download=d.download, channels=d.channels, patch_size=d.patch_size,
                         patches_per_epoch=d.patches_per_epoch, cache_mb=d.cache_mb, workers=d.workers,
-                        device_type=device_type, noisy_once=d.noisy_once, noisy_copies=d.noisy_copies, bursts=d.bursts, zoom=d.zoom)
+                        device_type=device_type, noisy_once=d.noisy_once, noisy_copies=d.noisy_copies, bursts=d.bursts, zoom=d.zoom,
+                        zoom_share=d.zoom_share)
 
 
 def load_dataset(
@@ -172,6 +173,7 @@ def load_dataset(
     noisy_copies: int = 1,
     bursts: bool = False,
     zoom: float = 1.0,
+    zoom_share: float = 1.0,
 ) -> "ImageData | PatchData":
     """Loads a registered data set into memory and holds out a validation split fixed by `seed`.
 
@@ -191,6 +193,7 @@ def load_dataset(
             the channels (``ImageData.frames``): Noise2Noise's pairs.
         bursts: Image folders only: each subfolder is one scene of registered noisy shots (see folder.py).
         zoom: Image folders only: each training patch enlarged by a factor drawn from [1, zoom] (``zoom_patches``).
+        zoom_share: With `zoom`, the share of the patches enlarged (the others stay at scale 1).
 
     Returns:
         ImageData (everything in memory) or, for image folders, PatchData (patches drawn per epoch).
@@ -202,13 +205,16 @@ def load_dataset(
         raise DaekitError(f"data.bursts needs a folder of images (data images, with --data-dir); {name!r} is not one")
     if zoom != 1.0 and name not in FOLDER_SETS:
         raise DaekitError(f"data.zoom enlarges patches of a folder of photos; {name!r} is not one (leave it at 1)")
+    if zoom_share != 1.0 and zoom == 1.0:
+        raise DaekitError(f"data.zoom_share {zoom_share} is the share of the patches data.zoom enlarges; set data.zoom above 1 "
+                          "(or leave the share at 1)")
     if name in FOLDER_SETS:
         if not 0.0 <= val_fraction < 1.0:
             raise DaekitError(f"val_fraction must be in [0, 1), got {val_fraction}")
         return load_image_folder(
             name, root, val_fraction=val_fraction, seed=seed, limit=limit, channels=channels, patch_size=patch_size,
             patches_per_epoch=patches_per_epoch, cache_mb=cache_mb, workers=workers, device_type=device_type,
-            noisy_once=noisy_once, noisy_copies=noisy_copies, bursts=bursts, zoom=zoom,
+            noisy_once=noisy_once, noisy_copies=noisy_copies, bursts=bursts, zoom=zoom, zoom_share=zoom_share,
         )
     if download and root is not None:
         download_idx_set(name, root)

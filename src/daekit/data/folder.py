@@ -154,8 +154,10 @@ def place_shard(part: torch.Tensor, total: int, shard: slice | None) -> torch.Te
 
 
 def plan_batch(seed: int, epoch: int, index: int, n_images: int, batch_size: int, patches_per_image: int,
-               zoom: float = 1.0) -> BatchPlan:
-    """The patches of batch `index` of `epoch`: a pure function of its arguments."""
+               zoom: float = 1.0, zoom_share: float = 1.0) -> BatchPlan:
+    """The patches of batch `index` of `epoch`: a pure function of its arguments. With `zoom` above 1, each patch
+    is enlarged by a factor drawn log-uniformly from [1, zoom], or, with a `zoom_share` below 1, that share of them
+    (drawn per patch; the others keep zoom 1)."""
     rng = derive_rng(seed, epoch, PATCHES, index)
     k = max(1, math.ceil(batch_size / patches_per_image))
     images = rng.integers(0, n_images, size=k)
@@ -164,6 +166,8 @@ def plan_batch(seed: int, epoch: int, index: int, n_images: int, batch_size: int
     if zoom > 1.0:  # drawn after the rest, so that the patches themselves are those of zoom 1
         plan.zoom = np.exp(rng.random(batch_size) * math.log(zoom))
         plan.zoom_at = rng.random((batch_size, 2))
+        if zoom_share < 1.0:  # drawn last: a share of 1 plans the same batches as before the option existed
+            plan.zoom = np.where(rng.random(batch_size) < zoom_share, plan.zoom, 1.0)
     return plan
 
 
@@ -177,6 +181,13 @@ def zoom_patches(x: torch.Tensor, zoom: np.ndarray, at: np.ndarray) -> torch.Ten
     to tell fine noise from the little fine detail such photos have. Zoom 1 is the patch itself, exactly.
     """
     b, _, p, _ = x.shape
+    moved = np.flatnonzero(np.asarray(zoom) != 1.0)
+    if len(moved) < b:  # patches at zoom 1 (``data.zoom_share``) stay exactly as they are
+        out = x.clone()
+        if len(moved):
+            index = torch.as_tensor(moved, device=x.device)
+            out[index] = zoom_patches(x[index], np.asarray(zoom)[moved], np.asarray(at)[moved])
+        return out
     z = torch.as_tensor(zoom, dtype=torch.float64)
     side = p / z  # the window, in pixels
     lead = torch.as_tensor(at, dtype=torch.float64) * (p - side).unsqueeze(1)  # its top-left corner (y, x)
@@ -248,16 +259,18 @@ class _LazyBatches(torch.utils.data.Dataset):
     """Item b = batch b of the current epoch, decoded through this worker's own bounded cache."""
 
     def __init__(self, folder: ImageFolder, seed: int, epoch: int, batches: int, batch_size: int, ppi: int, patch: int,
-                 shard: slice | None = None, start: int = 0, zoom: float = 1.0) -> None:
+                 shard: slice | None = None, start: int = 0, zoom: float = 1.0, zoom_share: float = 1.0) -> None:
         self.folder, self.seed, self.epoch, self.batches, self.start = folder, seed, epoch, batches, start
         self.batch_size, self.ppi, self.patch, self.shard, self.zoom = batch_size, ppi, patch, shard, zoom
+        self.zoom_share = zoom_share
 
     def __len__(self) -> int:
         return self.batches - self.start
 
     def __getitem__(self, item: int) -> torch.Tensor:
         b = self.start + item
-        plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi, self.zoom).rows(self.shard)
+        plan = plan_batch(self.seed, self.epoch, b, len(self.folder), self.batch_size, self.ppi, self.zoom,
+                          self.zoom_share).rows(self.shard)
         uniq, inverse = np.unique(plan.images, return_inverse=True)  # this rank's rows' images, each decoded once
         flat, base, hs, ws, scale = pack([self.folder.get(int(i)) for i in uniq])
         local = replace(plan, images=inverse.reshape(-1))  # the same patches, indexed into this batch's images
@@ -283,6 +296,7 @@ class PatchData:
     frames: int = 1  # noisy shots per item (bursts, data.noisy_copies), stacked along the channels
     bursts: bool = False  # the shots are real (a folder per scene), not drawn copies
     zoom: float = 1.0  # training patches enlarged by up to this factor (``zoom_patches``)
+    zoom_share: float = 1.0  # the share of them enlarged (``plan_batch``)
 
     @property
     def channels(self) -> int:
@@ -335,11 +349,11 @@ class PatchLoader:
             flat, base, hs, ws, scale = self._packed
             for b in range(self.start, len(self)):
                 plan = plan_batch(self.seed, self.epoch, b, len(d.folder), self.batch_size, d.patches_per_image,
-                                  d.zoom).rows(self.shard)
+                                  d.zoom, d.zoom_share).rows(self.shard)
                 yield place_shard(gather_patches(flat, base, hs, ws, plan, d.patch_size, scale), self.batch_size, self.shard)
             return
         ds = _LazyBatches(d.folder, self.seed, self.epoch, len(self), self.batch_size, d.patches_per_image, d.patch_size,
-                          self.shard, self.start, d.zoom)
+                          self.shard, self.start, d.zoom, d.zoom_share)
         pin = self.device.type == "cuda"
         dl = torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False, num_workers=d.workers, pin_memory=pin,
                                          persistent_workers=False, prefetch_factor=2 if d.workers else None)
@@ -416,7 +430,7 @@ def load_image_folder(
     name: str, root: Path, *, val_fraction: float, seed: int, limit: int | None, channels: int | None,
     patch_size: int, patches_per_epoch: int | None, cache_mb: int, workers: int, test_dir: Path | None = None,
     device_type: str = "cpu", noisy_once: str | None = None, noisy_copies: int = 1, bursts: bool = False,
-    zoom: float = 1.0,
+    zoom: float = 1.0, zoom_share: float = 1.0,
 ) -> PatchData:
     """A folder of images (searched recursively) as a PatchData, with a validation split fixed by `seed`;
     `patches_per_epoch` None is ``auto_patches`` for the folder and `device_type`. With `bursts`, each
@@ -459,6 +473,7 @@ def load_image_folder(
     return PatchData(
         name=name, folder=train, val=whole_images(val_folder, list(range(len(val_folder)))), test=test,
         patch_size=int(patch_size), workers=int(workers), in_memory=in_memory, frames=frames, bursts=bursts, zoom=float(zoom),
+        zoom_share=float(zoom_share),
         patches_per_epoch=int(patches_per_epoch or auto_patches(len(train_paths), device_type)),
     )
 
