@@ -201,7 +201,7 @@ def test_zoomed_training_patches_are_planned_like_the_others_and_drawn_the_same_
 
 def test_a_zoom_share_enlarges_that_share_of_the_patches_and_leaves_the_rest_as_they_are(tmp_path):
     full = plan_batch(0, 1, 0, 6, 400, 8, zoom=3.0)
-    assert np.array_equal(full.zoom, plan_batch(0, 1, 0, 6, 400, 8, zoom=3.0, zoom_share=1.0).zoom)  # runs before it: same
+    assert np.array_equal(full.zoom, plan_batch(0, 1, 0, 6, 400, 8, zoom=3.0, zoom_share=1.0).zoom)  # a share of 1: the batches of runs made before the option
     half = plan_batch(0, 1, 0, 6, 400, 8, zoom=3.0, zoom_share=0.5)
     kept = half.zoom == 1.0
     assert 0.4 < kept.mean() < 0.6  # about half at scale 1, drawn per patch
