@@ -1,7 +1,9 @@
 """Shared fixtures: the ../shared/data location, single-threaded torch per test worker, tiny configs."""
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import torch
 
 torch.set_num_threads(1)  # tests run in parallel workers on 2 cores
 
+ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DAEKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
@@ -37,3 +40,14 @@ def assert_usage_error(capsys, argv, words):
     err = capsys.readouterr().err
     assert e.value.code == 2, err
     assert len(err.strip().splitlines()) == 1 and words in err and "Traceback" not in err, err
+
+
+def import_tool(name: str):
+    """Import tools/NAME.py and leave sys.path as it was: the tools put bench/ on it when they load, and a
+    folder of scripts left on the path of a test worker hides real packages from every later test in it."""
+    saved = list(sys.path)
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = saved

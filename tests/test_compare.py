@@ -166,14 +166,14 @@ def test_the_report_reads_well_in_a_browser_at_800_pixels(comparison, tmp_path):
     """No sideways scroll of the page (wide tables scroll in their own box), no Markdown left as text,
     every figure decodes: what tools/screenshot_report.py shows, asserted."""
     import shutil
-    import sys
-    from pathlib import Path
 
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         pytest.skip("Debian chromium + chromium-driver not installed")
     pytest.importorskip("selenium")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from screenshot_report import browser, page_facts
+    from conftest import import_tool
+
+    shot = import_tool("screenshot_report")
+    browser, page_facts = shot.browser, shot.page_facts
 
     driver = browser(800)
     try:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import import_tool
 from test_folder import _write_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,19 +37,10 @@ def test_train_budget_trains_to_its_budget_and_scores_the_test_sets(tmp_path):
             assert f"test {name} sigma {sigma}: PSNR" in r.stdout
 
 
-def _noise_probe():
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import noise_probe
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    return noise_probe
-
-
 def test_noise_probe_keeps_the_spectra_when_it_redraws_the_structure_and_finds_a_shift():
     import numpy as np
 
-    probe = _noise_probe()
+    probe = import_tool("noise_probe")
     rng = np.random.default_rng(0)
     white = rng.normal(size=(64, 64, 1))
     noise = np.concatenate([white, 0.5 * white + rng.normal(size=(64, 64, 1)), np.roll(white, 1, axis=1)], axis=2)
@@ -126,3 +118,24 @@ def test_deepen_inserts_dilated_layers_that_change_nothing_until_trained(tmp_pat
                                  "--data-dir", str(tmp_path / "photos")], capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "--after must lie in 1..4" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_no_script_in_bench_or_tools_is_named_like_a_module_it_would_hide():
+    """bench/ and tools/ go on sys.path when their scripts run (and in a test worker that imported a tool):
+    a script named like a package (bench/onnx.py once was) is then what `import onnx` loads."""
+    import importlib.util
+
+    folders = {ROOT / "bench", ROOT / "tools"}
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in folders]
+    try:
+        hidden = []
+        for script in sorted(p for folder in folders for p in folder.glob("*.py")):
+            loaded = sys.modules.get(script.stem)
+            spec = loaded.__spec__ if loaded is not None else importlib.util.find_spec(script.stem)
+            elsewhere = spec is not None and Path(spec.origin or "").resolve() != script.resolve()
+            if script.stem in sys.stdlib_module_names or elsewhere:
+                hidden.append(f"{script.relative_to(ROOT)} hides {script.stem}")
+    finally:
+        sys.path[:] = saved
+    assert not hidden, hidden

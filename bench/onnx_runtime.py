@@ -4,7 +4,7 @@ The model is exported with ``daekit export`` (parity-checked), then both run the
 (scikit-image's 'camera' upsampled to 1024 x 1024, Gaussian sigma 25) whole, on the same number of
 threads; best of 3 runs each after a warm-up.
 
-    python bench/onnx.py [--quick]
+    python bench/onnx_runtime.py [--quick]
 
 Reported: the time ratio PyTorch / ONNX Runtime (> 1: ONNX Runtime is faster) and their max abs difference.
 """
@@ -18,16 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# this file is named like the onnx package: take its folder off the import path (Python put it
-# first), then load the shared helpers by path
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-import importlib.util  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("bench_common", _HERE / "common.py")
-_common = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_common)
-machine, parser, result = _common.machine, _common.parser, _common.result
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, parser, result  # noqa: E402
 
 from daekit.api import Denoiser  # noqa: E402
 from daekit.export import export_model  # noqa: E402
