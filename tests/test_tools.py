@@ -139,3 +139,57 @@ def test_no_script_in_bench_or_tools_is_named_like_a_module_it_would_hide():
     finally:
         sys.path[:] = saved
     assert not hidden, hidden
+
+
+def test_precise_batchnorm_sets_the_running_statistics_to_the_exact_mean_over_the_batches():
+    import torch
+    from torch import nn
+
+    from daekit.noise import make_generator, parse_noise
+    from daekit.train import precise_batchnorm
+
+    torch.manual_seed(0)
+    conv, norm = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4)
+    model = nn.Sequential(conv, norm)
+    norm.running_mean.fill_(100.0)  # statistics that no longer fit the weights
+    batches = [torch.rand(8, 1, 12, 12) + k for k in range(3)]
+    assert precise_batchnorm(model, batches, parse_noise("none"), make_generator(0)) == 24
+    with torch.no_grad():
+        feats = [conv(b) for b in batches]
+    want_mean = torch.stack([f.mean(dim=(0, 2, 3)) for f in feats]).mean(0)
+    want_var = torch.stack([f.var(dim=(0, 2, 3), unbiased=True) for f in feats]).mean(0)
+    assert torch.allclose(norm.running_mean, want_mean, atol=1e-5)
+    assert torch.allclose(norm.running_var, want_var, atol=1e-5)
+    assert norm.momentum == 0.1 and not model.training
+
+
+def test_precise_bn_tool_changes_only_the_statistics_the_same_way_each_time_and_refuses_bad_values(tmp_path, capsys):
+    import torch
+
+    from daekit.checkpoint import find_checkpoint, load_checkpoint
+    from daekit.cli import main as daekit
+
+    photos = _write_folder(tmp_path / "bsd400", n=8)
+    sets = ["model.args.depth=3", "model.args.width=8", "data.patch_size=16", "data.patches_per_epoch=64",
+            "train.batch_size=16", "data.val_fraction=0.25", "train.epochs=1", f"out={tmp_path / 'run'}"]
+    argv = ["train", "--config", str(ROOT / "configs" / "photo-gray.yaml"), "--data-dir", str(photos), "--device", "cpu"]
+    assert daekit(argv + [x for s in sets for x in ("--set", s)]) == 0
+    tool = import_tool("precise_bn")
+    outs = [tmp_path / "a.safetensors", tmp_path / "b.safetensors"]
+    for out in outs:
+        assert tool.main([str(tmp_path / "run"), str(out), "--data-dir", str(photos), "--patches", "48"]) == 0
+    src = load_checkpoint(find_checkpoint(tmp_path / "run", "best"))
+    a, b = (load_checkpoint(o) for o in outs)
+    for k, v in src.state_dict.items():
+        assert torch.equal(a.state_dict[k], b.state_dict[k]), k  # the same command gives the same file
+        if k.endswith(("running_mean", "running_var")):
+            assert not torch.equal(v, a.state_dict[k]), k
+        elif not k.endswith("num_batches_tracked"):
+            assert torch.equal(v, a.state_dict[k]), k
+    assert a.info["precise_bn"]["patches"] == 48 and a.config == src.config
+    capsys.readouterr()
+    bad = tmp_path / "c.safetensors"
+    assert tool.main([str(tmp_path / "run"), str(bad), "--data-dir", str(photos), "--patches", "0"]) == 1
+    assert tool.main([str(tmp_path / "nothing"), str(bad), "--data-dir", str(photos)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--patches" in err[0] and "Traceback" not in "".join(err) and not bad.exists(), err

@@ -18,6 +18,7 @@ PATCHES = 5  # data.folder: which patches each batch cuts, keyed by (seed, epoch
 PRETRAIN, FINETUNE = 6, 7  # stack: layer-wise pretraining and fine-tuning (order and corruption)
 CLEAN, CLEAN_TRAIN = 8, 9  # stack_cleaning: the corrupted test images, the corrupted training images
 NOISY_ONCE = 10  # data: data.noisy_once, each image's one corruption, keyed by (seed, its file name or index)
+PRECISE_BN = 11  # train.precise_batchnorm: the patches and the noise its statistics are measured on, keyed by (seed, PRECISE_BN)
 
 # offsets added to a seed before it is used (not streams: they pick another seed of the same stream)
 COMPARE_VALIDATION_OFFSET = 5  # compare: the validation images' corruption, Denoiser.corrupt(seed + 5)

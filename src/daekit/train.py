@@ -197,6 +197,38 @@ def train_one_epoch(
     return mean
 
 
+@torch.no_grad()
+def precise_batchnorm(model: nn.Module, loader: Any, noise: Noise, generator: torch.Generator) -> int:
+    """Replaces every BatchNorm's running statistics by their exact mean over `loader`'s batches, corrupted by
+    `noise` as in training ("precise BN", Wu & Johnson 2021). Returns the number of patches seen.
+
+    Training keeps an exponential average of the batch statistics, which trails the weights while they move;
+    a run stopped part-way down its schedule (photo-color's was) ships statistics of weights it no longer has.
+    The forward passes run in fp32, in training mode (each batch normalised by its own statistics, as the
+    weights were trained), and change nothing but the running statistics; the model is left in eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        raise DaekitError("the model has no BatchNorm layers: there are no statistics to measure")
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average: every batch counts the same
+    model.train()
+    n = 0
+    try:
+        for clean in loader:
+            model(noise(clean, generator))
+            n += len(clean)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.eval()
+    if n == 0:
+        raise DaekitError("no batches to measure the BatchNorm statistics on")
+    return n
+
+
 Images = torch.Tensor | list[torch.Tensor]  # one (N, C, H, W) batch, or images of different sizes (1, C, H, W)
 
 
