@@ -11,7 +11,7 @@ from pathlib import Path
 from daekit.checkpoint import build_model, find_checkpoint, load_checkpoint, save_checkpoint
 
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-p.add_argument("run", help="run folder (its best checkpoint is shipped)")
+p.add_argument("run", help="run folder (its best checkpoint is shipped) or a checkpoint file")
 p.add_argument("name", help="shipped model name")
 p.add_argument("--init", default=None, help="the recipe's train.init (a path on the training machine is not kept)")
 a = p.parse_args()
