@@ -14,6 +14,8 @@
 # and only what is under $OUT when it stops), the log into $OUT/log.txt. Then, here:
 #   tar -xf <files_at>/photo-color.tar -C runs && tar -xf <files_at>/photo-real.tar -C runs
 #   python tools/ship_model.py runs/photo-color photo-color --init photo-gray   (and photo-real --init <its init>)
+#   (a whole photo-color run is a one-stage recipe again: remove configs/photo-color-stage2.yaml, the CPU anneal
+#   of the cut GPU run, and set configs/photo-color.yaml's out back to runs/photo-color; tests/test_configs.py checks)
 # A shipped model's recipe must stay in configs/ as a chain of stages that ends in it (tests/test_configs.py): a
 # photo-real trained from REAL_INIT=photo-real is a new last stage (configs/photo-real-stage5.yaml, init
 # runs/photo-real-stage4/checkpoints/best.safetensors, out runs/photo-real; stage 4's out becomes runs/photo-real-stage4).
