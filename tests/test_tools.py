@@ -6,10 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import import_tool
+from conftest import ROOT, import_tool
 from test_folder import _write_folder
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_train_budget_trains_to_its_budget_and_scores_the_test_sets(tmp_path):
