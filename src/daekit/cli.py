@@ -137,7 +137,7 @@ REFINE_HELP = ("for a model trained blind-spot (no clean images): denoise the ou
                "of the noisy pixels put back, and average (random-replacing refinement; 0 = off, the default); "
                "N+1 times slower")
 PRECISION_HELP = ("auto (default): bf16 where the device computes it natively (CUDA GPUs; CPUs with AMX: ~3x "
-                  "faster for ~0.01 dB, or AVX512-BF16: ~1.9x), else fp32; or fp32, bf16")
+                  "faster for 0.01-0.04 dB, or AVX512-BF16: ~1.9x), else fp32; or fp32, bf16")
 
 
 MAX_PIXELS_HELP = ("refuse images of more pixels than this, read from the file's header before decoding "
