@@ -10,6 +10,7 @@
 # color (the default; issue 16's runs, tools/gpu_photo.sh): cbsd432 (training), polyu and the first 12 CBSD68 photos
 # (scored on the device); gray (tools/train_budget.py on configs/photo-gray*.yaml): bsd400, set12, bsd68. Not both:
 # everything carried, with the working tree, must stay under 64 MiB (the script prints the total).
+# .devdata is rebuilt from scratch: write anything else it should carry (tools/deepen.py's checkpoint) after this.
 # Then: run(command="bash tools/gpu_photo.sh ...", carry=[".devdata", ".whl"], timeout_s=590)
 set -euo pipefail
 WHAT=${1:-color}
