@@ -16,20 +16,21 @@ set -euo pipefail
 WHAT=${1:-color}
 DATA=${2:-${DAEKIT_DATA:-../shared/data}}
 PY=${PYTHON:-python3}
+SCORED=12  # CBSD68 photos carried for scoring on the device (the whole set does not fit)
 [ -f pyproject.toml ] && [ -d src/daekit ] || { echo "device_prep: run it from the checkout's root" >&2; exit 2; }
 case "$WHAT" in
-    color) SETS=(cbsd432 polyu) ;;
-    gray) SETS=(bsd400 set12 bsd68) ;;
+    color) SETS=(cbsd432 polyu) ; NEEDED=(cbsd432 polyu cbsd68) ;;
+    gray) SETS=(bsd400 set12 bsd68) ; NEEDED=("${SETS[@]}") ;;
     *) echo "device_prep: unknown set '$WHAT' (color or gray)" >&2; exit 2 ;;
 esac
 [ -d "$DATA" ] || { echo "device_prep: no data folder $DATA (pass it, or set DAEKIT_DATA)" >&2; exit 2; }
-for s in "${SETS[@]}"; do [ -d "$DATA/$s" ] || { echo "device_prep: $DATA/$s is missing" >&2; exit 2; }; done
+for s in "${NEEDED[@]}"; do [ -d "$DATA/$s" ] || { echo "device_prep: $DATA/$s is missing" >&2; exit 2; }; done
 
-rm -rf .devdata.tmp && mkdir -p .devdata.tmp  # built aside, then swapped in: a kill leaves the last good copy
+rm -rf .devdata.tmp && mkdir -p .devdata.tmp  # built aside, then swapped in: a kill while copying leaves the last good copy
 for s in "${SETS[@]}"; do cp -r "$DATA/$s" .devdata.tmp/; done
 if [ "$WHAT" = color ]; then
     mkdir -p .devdata.tmp/cbsd68
-    find "$DATA/cbsd68" -maxdepth 1 -type f \( -name '*.png' -o -name '*.jpg' \) | sort | head -n 12 |
+    find "$DATA/cbsd68" -maxdepth 1 -type f \( -name '*.png' -o -name '*.jpg' \) | sort | head -n "$SCORED" |
         while read -r f; do cp "$f" .devdata.tmp/cbsd68/; done
 fi
 rm -rf .devdata && mv .devdata.tmp .devdata
@@ -51,6 +52,6 @@ rm -rf .whl && mv .whl.tmp .whl
 tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -n 1 | cut -f 1)
 carried=$(du -sb .devdata .whl | awk '{s += $1} END {print s}')
 total=$(( (tree + carried) / 1048576 ))
-echo "device_prep: .devdata ($WHAT: ${SETS[*]}$([ "$WHAT" = color ] && echo ' cbsd68/12')) and .whl ($pins)"
+echo "device_prep: .devdata ($WHAT: ${SETS[*]}$([ "$WHAT" = color ] && echo " cbsd68/$SCORED")) and .whl ($pins)"
 echo "device_prep: working tree + carried = ${total} MiB of 64"
 [ "$total" -lt 64 ] || { echo "device_prep: over the 64 MiB a call carries" >&2; exit 1; }
