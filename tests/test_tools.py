@@ -191,3 +191,61 @@ def test_precise_bn_tool_changes_only_the_statistics_the_same_way_each_time_and_
     assert tool.main([str(tmp_path / "nothing"), str(bad), "--data-dir", str(photos)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "--patches" in err[0] and "Traceback" not in "".join(err) and not bad.exists(), err
+
+
+def _prep_checkout(tmp_path):
+    """A stand-in checkout (what device_prep.sh checks for) and a python whose `pip download` writes stand-in
+    wheels: the real one would go to the network, which tests never do."""
+    root = tmp_path / "checkout"
+    (root / "src" / "daekit").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    shim = tmp_path / "python"
+    shim.write_text(f"""#!/usr/bin/env bash
+if [ "$1" = -m ] && [ "$2" = pip ]; then
+    while [ $# -gt 1 ]; do [ "$1" = -d ] && dir=$2; shift; done
+    touch "$dir/$1-fake.whl"; exit 0
+fi
+exec {sys.executable} "$@"
+""")
+    shim.chmod(0o755)
+    return root, shim
+
+
+def test_device_prep_builds_what_a_device_call_carries_and_keeps_the_last_good_copy(tmp_path):
+    root, shim = _prep_checkout(tmp_path)
+    data = tmp_path / "data"
+    for name, n in (("cbsd432", 3), ("polyu", 2)):
+        _write_folder(data / name, n=n)
+    (data / "cbsd68").mkdir()
+    for i in range(14):
+        (data / "cbsd68" / f"{i:02d}.png").write_bytes((data / "polyu" / "img0.png").read_bytes())
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": str(shim), "HOME": str(tmp_path)}
+
+    def prep(*args):
+        return subprocess.run(["bash", str(ROOT / "tools" / "device_prep.sh"), *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    (root / ".devdata").mkdir()
+    (root / ".devdata" / "stale").write_text("from an earlier run")
+    r = prep("color", str(data))
+    assert r.returncode == 0, r.stderr
+    dev = root / ".devdata"
+    assert sorted(p.name for p in dev.iterdir()) == ["cbsd432", "cbsd68", "polyu"]  # the stale copy is replaced
+    assert len(list((dev / "cbsd432").rglob("*.png"))) == 3 and len(list((dev / "cbsd68").iterdir())) == 12
+    assert sorted(p.name.split("==")[0] for p in (root / ".whl").iterdir()) == [
+        "annotated-types", "pydantic", "pydantic-core", "typing-inspection"]
+    assert "MiB of 64" in r.stdout
+    assert not list(root.glob(".*.tmp")) and not list(root.glob(".*.old"))
+
+    # a kill between the swap's two renames left only the set-aside copy: the next run puts it back first
+    dev.rename(root / ".devdata.old")
+    r = prep("color", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"device_prep: no data folder {tmp_path / 'nowhere'} (pass it, or set DAEKIT_DATA)"]
+    assert (dev / "cbsd432").is_dir() and not (root / ".devdata.old").exists()
+
+    for args, said in ((("grey", str(data)), "unknown set 'grey'"), (("gray", str(data)), f"{data}/bsd400 is missing")):
+        r = prep(*args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and said in r.stderr
+    assert (dev / "cbsd432").is_dir()  # a refused run leaves what was there

@@ -18,6 +18,16 @@ DATA=${2:-${DAEKIT_DATA:-../shared/data}}
 PY=${PYTHON:-python3}
 SCORED=12  # CBSD68 photos carried for scoring on the device (the whole set does not fit)
 [ -f pyproject.toml ] && [ -d src/daekit ] || { echo "device_prep: run it from the checkout's root" >&2; exit 2; }
+
+swap_in() {  # swap_in NEW DEST: the last good DEST is set aside until NEW is in place, so a kill leaves one of them
+    rm -rf "$2.old"
+    if [ -e "$2" ]; then mv "$2" "$2.old"; fi
+    mv "$1" "$2"
+    rm -rf "$2.old"
+}
+for d in .devdata .whl; do  # a kill between swap_in's two renames: the last good copy comes back
+    if [ ! -e "$d" ] && [ -e "$d.old" ]; then mv "$d.old" "$d"; fi
+done
 case "$WHAT" in
     color) SETS=(cbsd432 polyu) ; NEEDED=(cbsd432 polyu cbsd68) ;;
     gray) SETS=(bsd400 set12 bsd68) ; NEEDED=("${SETS[@]}") ;;
@@ -26,14 +36,14 @@ esac
 [ -d "$DATA" ] || { echo "device_prep: no data folder $DATA (pass it, or set DAEKIT_DATA)" >&2; exit 2; }
 for s in "${NEEDED[@]}"; do [ -d "$DATA/$s" ] || { echo "device_prep: $DATA/$s is missing" >&2; exit 2; }; done
 
-rm -rf .devdata.tmp && mkdir -p .devdata.tmp  # built aside, then swapped in: a kill while copying leaves the last good copy
+rm -rf .devdata.tmp && mkdir -p .devdata.tmp  # built aside, then swapped in: a kill leaves the last good copy
 for s in "${SETS[@]}"; do cp -r "$DATA/$s" .devdata.tmp/; done
 if [ "$WHAT" = color ]; then
     mkdir -p .devdata.tmp/cbsd68
     find "$DATA/cbsd68" -maxdepth 1 -type f \( -name '*.png' -o -name '*.jpg' \) | sort | head -n "$SCORED" |
         while read -r f; do cp "$f" .devdata.tmp/cbsd68/; done
 fi
-rm -rf .devdata && mv .devdata.tmp .devdata
+swap_in .devdata.tmp .devdata
 
 # pydantic and its dependencies, pinned to what is installed here (one version of each: two stop the install)
 pins=$("$PY" - <<'EOF'
@@ -47,7 +57,7 @@ for pin in $pins; do
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
         -d .whl.tmp "$pin"
 done
-rm -rf .whl && mv .whl.tmp .whl
+swap_in .whl.tmp .whl
 
 tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -n 1 | cut -f 1)
 carried=$(du -sb .devdata .whl | awk '{s += $1} END {print s}')
