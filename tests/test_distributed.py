@@ -22,6 +22,12 @@ DATA = ["--quiet", "--noise", "gaussian:50", "--set", "data.limit=704", "--set",
 COMMON = [*DATA, "--set", "model.args={channels: [8, 8]}"]
 
 
+@pytest.fixture(autouse=True)
+def _own_tmpdir(tmp_path_factory, monkeypatch):
+    # torchrun leaves a torchelastic_* folder in the temp dir per run: under pytest's, which prunes old runs
+    monkeypatch.setenv("TMPDIR", str(tmp_path_factory.mktemp("tmpdir")))
+
+
 def _env():
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
