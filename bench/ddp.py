@@ -63,7 +63,8 @@ def worker(steps: int, out: str) -> None:
 
 def launch(nproc: int, threads: int, steps: int, tmp: Path) -> dict:
     out = tmp / f"ddp{nproc}_{threads}.json"
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore"}
+    # TMPDIR: torchrun's torchelastic_* folder lands in the bench's own temp dir, removed with it
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore", "TMPDIR": str(tmp)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            __file__, "--worker", "--steps", str(steps), "--json", str(out)]
     subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)

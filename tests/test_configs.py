@@ -34,7 +34,11 @@ def test_a_shipped_models_recipe_starts_each_stage_from_the_last_and_ends_in_the
     for before, after in zip(stages, stages[1:]):  # stage k+1 starts from stage k's run (its folder or a checkpoint in it)
         assert after.train.init == before.out or after.train.init.startswith(before.out + "/checkpoints/")
     assert stages[-1].out == f"runs/{name}"
-    shipped = load_checkpoint(find_pretrained(name).weights).config  # what tools/ship_model.py stored
+    ck = load_checkpoint(find_pretrained(name).weights)
+    shipped = ck.config  # what tools/ship_model.py stored
+    if "soup" in ck.info:  # the mean of stages' weights (tools/soup.py): of the recipe's runs, the last stage's last
+        sources = [s["source"] for s in ck.info["soup"]]
+        assert set(sources) <= {st.out for st in stages} and sources[-1] == stages[-1].out
     assert shipped["noise"] == stages[-1].noise
     assert shipped["model"] == {"name": stages[-1].model.name, "args": stages[-1].model.args}
     assert shipped["train"]["lr"] == stages[-1].train.lr and shipped["train"]["schedule"] == stages[-1].train.schedule

@@ -249,3 +249,43 @@ def test_device_prep_builds_what_a_device_call_carries_and_keeps_the_last_good_c
         r = prep(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and said in r.stderr
     assert (dev / "cbsd432").is_dir()  # a refused run leaves what was there
+
+
+def test_soup_averages_two_runs_weights_and_statistics_and_refuses_other_networks(tmp_path, capsys):
+    import torch
+
+    from daekit.api import Denoiser
+    from daekit.checkpoint import find_checkpoint, load_checkpoint
+    from daekit.cli import main as daekit
+
+    photos = _write_folder(tmp_path / "bsd400", n=8)
+    runs = []
+    for seed, depth in ((0, 3), (1, 3), (0, 4)):
+        sets = [f"model.args.depth={depth}", "model.args.width=8", "data.patch_size=16", "data.patches_per_epoch=64",
+                "train.batch_size=16", "data.val_fraction=0.25", "train.epochs=1", f"seed={seed}",
+                f"out={tmp_path / f'run{len(runs)}'}"]
+        argv = ["train", "--config", str(ROOT / "configs" / "photo-gray.yaml"), "--data-dir", str(photos), "--device", "cpu"]
+        assert daekit(argv + [x for s in sets for x in ("--set", s)]) == 0
+        runs.append(tmp_path / f"run{len(runs)}")
+    tool = import_tool("soup")
+    out = tmp_path / "soup.safetensors"
+    assert tool.main([str(runs[0]), str(runs[1]), str(out), "--weights", "1,3"]) == 0
+    a, b = (load_checkpoint(find_checkpoint(r, "last")) for r in runs[:2])
+    s = load_checkpoint(out)
+    for k, v in s.state_dict.items():
+        if v.is_floating_point():  # weights and BatchNorm statistics alike
+            assert torch.allclose(v, (a.state_dict[k] + 3 * b.state_dict[k]) / 4, atol=1e-6), k
+        else:
+            assert torch.equal(v, a.state_dict[k]), k
+    assert [x["weight"] for x in s.info["soup"]] == [1.0, 3.0] and s.config == b.config
+    assert Denoiser.load(str(out), device="cpu").denoise(torch.rand(20, 24).numpy()).shape == (20, 24)
+    capsys.readouterr()
+    for argv in ([str(runs[0]), str(runs[2]), str(tmp_path / "x.safetensors")],  # another depth
+                 [str(runs[0]), str(tmp_path / "x.safetensors")],  # one source
+                 [str(runs[0]), str(runs[1]), str(tmp_path / "x.safetensors"), "--weights", "1"],
+                 [str(runs[0]), str(runs[1]), str(tmp_path / "x.pt")],
+                 [str(runs[0]), str(runs[1]), str(find_checkpoint(runs[1], "last"))]):  # would overwrite a source
+        assert tool.main(argv) == 1, argv
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 5 and all(e.startswith("soup: ") for e in err) and "not the same network" in err[0], err
+    assert not (tmp_path / "x.safetensors").exists()

@@ -17,8 +17,9 @@
 #   (a whole photo-color run is a one-stage recipe again: remove configs/photo-color-stage2.yaml, the CPU anneal
 #   of the cut GPU run, and set configs/photo-color.yaml's out back to runs/photo-color; tests/test_configs.py checks)
 # A shipped model's recipe must stay in configs/ as a chain of stages that ends in it (tests/test_configs.py): a
-# photo-real trained from REAL_INIT=photo-real is a new last stage (configs/photo-real-stage5.yaml, init
-# runs/photo-real-stage4/checkpoints/best.safetensors, out runs/photo-real; stage 4's out becomes runs/photo-real-stage4).
+# photo-real trained from REAL_INIT=photo-real (since the twenty-sixth session the mean of stages 4 and 5)
+# is a new last stage (configs/photo-real-stage6.yaml, init runs/photo-real-soup.safetensors, out runs/photo-real;
+# stage 5's out becomes runs/photo-real-stage5).
 #   python bench/real.py --polyu-limit 10 --cbsd68-limit 20   # ship only what improves on docs/benchmarks.md
 #   python bench/real_variants.py                              # and the rows of photos with little noise
 set -euo pipefail
