@@ -21,5 +21,6 @@ cfg["data"] = {**cfg["data"], "dir": None}
 cfg["train"] = {**cfg["train"], "init": a.init}
 cfg["out"] = f"runs/{a.name}"
 dest = Path(__file__).resolve().parents[1] / "src" / "daekit" / "pretrained" / f"{a.name}.safetensors"
-save_checkpoint(dest, build_model(ck), cfg, info={k: ck.info[k] for k in ("epoch", "val_psnr", "val_ssim", "soup", "precise_bn") if k in ck.info})
+kept = ("epoch", "val_psnr", "val_ssim", "soup", "precise_bn")  # the run's, tools/soup.py's, tools/precise_bn.py's
+save_checkpoint(dest, build_model(ck), cfg, info={k: ck.info[k] for k in kept if k in ck.info})
 print(f"wrote {dest} ({dest.stat().st_size / 1e6:.2f} MB)")

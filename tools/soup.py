@@ -1,6 +1,6 @@
 """Averages the weights of models fine-tuned from one starting point into one model (a "model soup").
 
-    python tools/soup.py runs/photo-real runs/photo-real-stage5 runs/photo-real-soup.safetensors
+    python tools/soup.py runs/photo-real-stage4 runs/photo-real runs/photo-real-soup.safetensors
 
 Two fine-tunes from the same weights stay in one basin of the loss, and the mean of their weights is often a
 better model than either (Wortsman et al. 2022, "Model soups"): here photo-real's stage 4 (patches enlarged 1..4x)
@@ -20,14 +20,9 @@ from pathlib import Path
 
 import torch
 
-from daekit.checkpoint import build_model, find_checkpoint, load_checkpoint, save_checkpoint
+from daekit.checkpoint import build_model, load_checkpoint, save_checkpoint
 from daekit.errors import DaekitError
-from daekit.pretrained import find_pretrained
-
-
-def source_file(source: str) -> Path:
-    shipped = find_pretrained(source)
-    return shipped.weights if shipped is not None else find_checkpoint(source, "last")
+from daekit.pretrained import weights_path
 
 
 def soup(states: list[dict[str, torch.Tensor]], weights: list[float]) -> dict[str, torch.Tensor]:
@@ -52,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             raise DaekitError("give two or more models to average, then the output checkpoint")
         if not out.endswith(".safetensors"):
             raise DaekitError(f"the output must be a .safetensors file, got {out}")
-        if Path(out).exists() and any(Path(out).resolve() == source_file(s).resolve() for s in sources):
+        files = [weights_path(s, "last") for s in sources]
+        if Path(out).exists() and any(Path(out).resolve() == f.resolve() for f in files):
             raise DaekitError(f"the output {out} is one of the sources")
         weights = [1.0] * len(sources)
         if a.weights is not None:
@@ -63,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
             if len(weights) != len(sources) or not all(0 <= w < float("inf") for w in weights) or sum(weights) <= 0:
                 raise DaekitError(f"--weights needs {len(sources)} non-negative finite numbers, not all 0, "
                                   f"got {a.weights!r}")
-        files = [source_file(s) for s in sources]
         cks = [load_checkpoint(f) for f in files]
         for i, ck in enumerate(cks[1:], 2):
             if ck.model_spec != cks[0].model_spec:

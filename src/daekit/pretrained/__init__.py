@@ -51,12 +51,13 @@ def find_pretrained(name: str | Path) -> Pretrained | None:
     raise DaekitError(f"model not found: {name!r} is neither a shipped model ({known}) nor a run folder or checkpoint file")
 
 
-def weights_path(source: str | Path) -> Path:
-    """The checkpoint file `source` names: a shipped model's weights, a run folder's best checkpoint or the file."""
+def weights_path(source: str | Path, which: str = "best") -> Path:
+    """The checkpoint file `source` names: a shipped model's weights, a run folder's `which` checkpoint ("best" or
+    "last") or the file."""
     from ..checkpoint import find_checkpoint
 
     shipped = find_pretrained(source)
-    return shipped.weights if shipped is not None else find_checkpoint(source, "best")
+    return shipped.weights if shipped is not None else find_checkpoint(source, which)
 
 
 def default_for(channels: int) -> str:
