@@ -44,17 +44,9 @@ from daekit.api import Denoiser  # noqa: E402
 from daekit.errors import DaekitError  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
 from daekit.pretrained import default_for  # noqa: E402
+from daekit.wide import shuffled  # noqa: E402
 
 STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5)  # the strength curve's points (noisy + s * (one pass - noisy))
-
-
-def shuffled(run, x: np.ndarray) -> np.ndarray:
-    """`run` on the 2 x 2 pixel-shuffled sub-images of `x`, put back in place."""
-    out = np.empty_like(x)
-    for i in range(2):
-        for j in range(2):
-            out[i::2, j::2] = run(np.ascontiguousarray(x[i::2, j::2]))
-    return out
 
 
 def low_band(x: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import checks
 from .checkpoint import build_model, find_checkpoint, load_checkpoint
 from .color import LUMA, from_opponent, to_opponent
 from .config import Config, config_from_dict, config_to_dict, resolve_config
@@ -23,14 +24,13 @@ from .noise import parse_noise
 from .runtime import Precision, denoise_batches, select_device
 from .seeding import TEST, derive_seed
 from .train import FitResult, corrupt_fixed, fit
+from .wide import wide_pass
 
 STREAM_PIXELS = 1 << 24  # TIFF outputs above 16 Mpx are written band by band
 COLOR_MODES = ("per-channel", "opponent")
 
 def check_strength(value: float, what: str = "strength") -> float:
     """`value` as a float in [0, 1], or DaekitError naming `what` (``checks.real``, as the CLI checks it)."""
-    from . import checks
-
     return checks.real(value, what, 0.0, 1.0)
 
 
@@ -84,12 +84,15 @@ class Denoiser:
         refine: Random-replacing refinement passes, for a model trained blind-spot (0 = off;
             ``refine.refined``): the output, with some noisy pixels put back, denoised again `refine`
             times and averaged; refine + 1 times slower.
+        wide: The wide pass (``wide.wide_pass``): the model on the photo's four half-resolution sub-images, then
+            once more at full resolution; for very noisy (night, low-light) photos from cameras and phones at full
+            resolution, worse on light noise and on scans; twice as slow.
     """
 
     def __init__(self, model: nn.Module, config: Config, device: str | torch.device = "auto", history: list | None = None,
                  color: str = "per-channel", info: dict[str, Any] | None = None, ensemble: int = 1,
                  precision: str = "auto", strength: float = 1.0, color_strength: float | None = None,
-                 refine: int = 0) -> None:
+                 refine: int = 0, wide: bool = False) -> None:
         if color not in COLOR_MODES:
             raise DaekitError(f"unknown color mode {color!r}; use {' or '.join(COLOR_MODES)}")
         self.device = select_device(device) if isinstance(device, str) else device
@@ -105,6 +108,16 @@ class Denoiser:
         self.strength = check_strength(strength)
         self.color_strength = None if color_strength is None else check_strength(color_strength, "color strength")
         self.refine = refine
+        self.wide = wide
+
+    @property
+    def wide(self) -> bool:
+        """Whether the wide pass runs (``wide.wide_pass``); validated when set."""
+        return self._wide
+
+    @wide.setter
+    def wide(self, on: bool) -> None:
+        self._wide = checks.flag(on, "wide")
 
     @property
     def refine(self) -> int:
@@ -142,12 +155,13 @@ class Denoiser:
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", which: str = "best", ensemble: int = 1,
              precision: str = "auto", strength: float = 1.0, color_strength: float | None = None,
-             refine: int = 0) -> "Denoiser":
+             refine: int = 0, wide: bool = False) -> "Denoiser":
         """Loads a shipped model by name (``daekit models``), a run folder (its best checkpoint) or a checkpoint file."""
         from .pretrained import find_pretrained
 
         shipped = find_pretrained(path)
-        opts = dict(ensemble=ensemble, precision=precision, strength=strength, color_strength=color_strength, refine=refine)
+        opts = dict(ensemble=ensemble, precision=precision, strength=strength, color_strength=color_strength, refine=refine,
+                    wide=wide)
         if shipped is not None:
             ckpt = load_checkpoint(shipped.weights)
             return cls(build_model(ckpt), config_from_dict(ckpt.config, f"model {shipped.name}"), device,
@@ -176,7 +190,7 @@ class Denoiser:
             raise DaekitError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise DaekitError("input contains NaN or infinite values")
-        y = self._apply(x, batch_size)
+        y = wide_pass(lambda z: self._apply(z, batch_size), x) if self.wide else self._apply(x, batch_size)
         if self.refine:
             y = refined(lambda z: self._apply(z, batch_size).float(), x, y, self.refine)
         return y.clamp(0, 1)
@@ -233,14 +247,13 @@ class Denoiser:
         opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1 and not gray
         x = mean if gray else to_opponent(image) if opponent else image
         if tile is not None:
-            from . import checks
-
             tile = checks.count(tile, "tile")
-        if self.refine:  # every pass on the whole image: the result does not depend on the tiling
+        if self.refine or self.wide:  # every pass on the whole image: the result does not depend on the tiling
             def whole(z: np.ndarray) -> np.ndarray:
                 return assemble_bands(self._raw_bands(z, tile, progress), z.shape)
 
-            bands = iter([(0, refined(whole, x, whole(x), self.refine))])
+            first = wide_pass(whole, x) if self.wide else whole(x)
+            bands = iter([(0, refined(whole, x, first, self.refine) if self.refine else first)])
         else:
             bands = self._raw_bands(x, tile, progress)
         for y0, band in bands:
@@ -467,6 +480,7 @@ def denoise_files(
     strength: float = 1.0,
     color_strength: float | None = None,
     refine: int = 0,
+    wide: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """``daekit denoise`` as a function: image files and folders into `output` (a file or a folder).
@@ -488,6 +502,7 @@ def denoise_files(
     pairs, single = plan_outputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), output, overwrite)
     check_size(ensemble)
     check_passes(refine)
+    checks.flag(wide, "wide")
     check_precision(precision)
     check_strength(strength)
     if color_strength is not None:
@@ -497,7 +512,7 @@ def denoise_files(
     def model_for(name: str) -> Denoiser:
         if name not in cache:
             cache[name] = Denoiser.load(name, device=device, ensemble=ensemble, precision=precision,
-                                        strength=strength, color_strength=color_strength, refine=refine)
+                                        strength=strength, color_strength=color_strength, refine=refine, wide=wide)
         return cache[name]
 
     if model is not None:
@@ -561,7 +576,6 @@ def evaluate_on(
     A folder of photos (``images``, ``set12``, ``bsd68``, ...) is a test set as a whole: its "test" split
     is every image in it, uncropped; "val" is the validation split training held out of it.
     """
-    from . import checks
     from .data import FOLDER_SETS, resolve_data_dir
 
     cfg = denoiser.config

@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any, Callable
 
+import numpy as np
+
 from .errors import DaekitError
 
 SEED_LIMIT = 2**63  # torch and numpy generators take non-negative 63-bit seeds
@@ -54,6 +56,13 @@ def real(value: Any, name: str, low: float | None = None, high: float | None = N
     if low is not None and (v < low or low_open and v == low) or high is not None and v > high:
         raise DaekitError(f"{name} must be {_bounds(low, high, low_open)}, got {value}")
     return v
+
+
+def flag(value: Any, name: str) -> bool:
+    """True or False (numpy's bools too); anything else, a string "false" above all, is refused."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise DaekitError(f"{name} must be True or False, got {value!r}")
 
 
 def positive(value: Any, name: str) -> int:
