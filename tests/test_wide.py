@@ -93,3 +93,16 @@ def test_cli_wide_writes(tmp_path, capsys):
     assert rc == 0, err
     a, b = (np.asarray(Image.open(tmp_path / f), dtype=np.int16) for f in ("c.png", "d.png"))
     assert np.abs(a - b).max() > 0  # the option reached the model
+
+
+def test_bad_wide_values_are_refused_in_one_line_before_anything_is_written(tmp_path, capsys):
+    from PIL import Image
+
+    from conftest import assert_usage_error
+    from daekit.api import denoise_files
+
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(tmp_path / "n.png")
+    assert_usage_error(capsys, ["denoise", tmp_path / "n.png", "-o", tmp_path / "c.png", "--wide=yes"], "--wide")
+    with pytest.raises(DaekitError, match="wide must be True or False"):
+        denoise_files(tmp_path / "n.png", tmp_path / "c.png", "photo-real", wide="yes", progress=False)
+    assert not (tmp_path / "c.png").exists()
