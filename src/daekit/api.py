@@ -24,7 +24,7 @@ from .noise import parse_noise
 from .runtime import Precision, denoise_batches, select_device
 from .seeding import TEST, derive_seed
 from .train import FitResult, corrupt_fixed, fit
-from .wide import wide_pass
+from .wide import AUTO, AutoRule, features, wide_pass, windows
 
 STREAM_PIXELS = 1 << 24  # TIFF outputs above 16 Mpx are written band by band
 COLOR_MODES = ("per-channel", "opponent")
@@ -86,13 +86,15 @@ class Denoiser:
             times and averaged; refine + 1 times slower.
         wide: The wide pass (``wide.wide_pass``): the model on the photo's four half-resolution sub-images, then
             once more at full resolution; for very noisy (night, low-light) photos from cameras and phones at full
-            resolution, worse on light noise and on scans; twice as slow.
+            resolution, worse on light noise and on scans; twice as slow. "auto" (the default): only on the photos
+            that look like that case to the model's own rule (``wide.AutoRule``; a model without one never widens);
+            True: always; False: never. ``widened`` says what the last image got.
     """
 
     def __init__(self, model: nn.Module, config: Config, device: str | torch.device = "auto", history: list | None = None,
                  color: str = "per-channel", info: dict[str, Any] | None = None, ensemble: int = 1,
                  precision: str = "auto", strength: float = 1.0, color_strength: float | None = None,
-                 refine: int = 0, wide: bool = False) -> None:
+                 refine: int = 0, wide: bool | str = AUTO) -> None:
         if color not in COLOR_MODES:
             raise DaekitError(f"unknown color mode {color!r}; use {' or '.join(COLOR_MODES)}")
         self.device = select_device(device) if isinstance(device, str) else device
@@ -109,15 +111,22 @@ class Denoiser:
         self.color_strength = None if color_strength is None else check_strength(color_strength, "color strength")
         self.refine = refine
         self.wide = wide
+        self.widened: bool | None = None  # whether the last image got the wide pass
 
     @property
-    def wide(self) -> bool:
-        """Whether the wide pass runs (``wide.wide_pass``); validated when set."""
+    def wide(self) -> bool | str:
+        """Whether the wide pass runs (``wide.wide_pass``): True, False or "auto"; validated when set."""
         return self._wide
 
     @wide.setter
-    def wide(self, on: bool) -> None:
-        self._wide = checks.flag(on, "wide")
+    def wide(self, on: bool | str) -> None:
+        self._wide = checks.switch(on, "wide")
+
+    def _auto_rule(self, channels: int) -> AutoRule | None:
+        """The rule "auto" decides by, for an image of `channels` as the model sees it (colour only), or None."""
+        if self.wide != AUTO or channels != 3 or self.in_channels != 3:
+            return None
+        return AutoRule.of(self.info)
 
     @property
     def refine(self) -> int:
@@ -155,7 +164,7 @@ class Denoiser:
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", which: str = "best", ensemble: int = 1,
              precision: str = "auto", strength: float = 1.0, color_strength: float | None = None,
-             refine: int = 0, wide: bool = False) -> "Denoiser":
+             refine: int = 0, wide: bool | str = AUTO) -> "Denoiser":
         """Loads a shipped model by name (``daekit models``), a run folder (its best checkpoint) or a checkpoint file."""
         from .pretrained import find_pretrained
 
@@ -190,10 +199,32 @@ class Denoiser:
             raise DaekitError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise DaekitError("input contains NaN or infinite values")
-        y = wide_pass(lambda z: self._apply(z, batch_size), x) if self.wide else self._apply(x, batch_size)
+        y = self._passes(lambda z: self._apply(z, batch_size), x)
         if self.refine:
             y = refined(lambda z: self._apply(z, batch_size).float(), x, y, self.refine)
         return y.clamp(0, 1)
+
+    def _passes(self, run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """One pass of `run` over the batch, or the wide pass: for all of it (wide=True), or, with "auto", for the
+        images whose one pass the model's rule says need it."""
+        if self.wide is True:
+            self.widened = True
+            return wide_pass(run, x)
+        y = run(x)
+        rule = self._auto_rule(x.shape[1])
+        if rule is None or min(x.shape[-2:]) < 3:
+            self.widened = False
+            return y
+
+        def hwc(t: torch.Tensor) -> np.ndarray:
+            return t.permute(1, 2, 0).float().numpy()
+
+        on = [i for i in range(len(x)) if rule.wants(features([(hwc(x[i]), np.clip(hwc(y[i]), 0, 1))]))]
+        if on:
+            y = y.clone()
+            y[on] = wide_pass(run, x[on]).to(y.dtype)
+        self.widened = bool(on)
+        return y
 
     def _apply(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
         """The model on a (B, C, H, W) batch, unclamped, matching channels: a grayscale model cleans each
@@ -248,14 +279,16 @@ class Denoiser:
         x = mean if gray else to_opponent(image) if opponent else image
         if tile is not None:
             tile = checks.count(tile, "tile")
-        if self.refine or self.wide:  # every pass on the whole image: the result does not depend on the tiling
-            def whole(z: np.ndarray) -> np.ndarray:
-                return assemble_bands(self._raw_bands(z, tile, progress), z.shape)
+        def whole(z: np.ndarray) -> np.ndarray:
+            return assemble_bands(self._raw_bands(z, tile, progress), z.shape)
 
-            first = wide_pass(whole, x) if self.wide else whole(x)
+        on, one = self._wide_for(x, whole)
+        self.widened = on
+        if self.refine or on:  # every pass on the whole image: the result does not depend on the tiling
+            first = wide_pass(whole, x) if on else one if one is not None else whole(x)
             bands = iter([(0, refined(whole, x, first, self.refine) if self.refine else first)])
         else:
-            bands = self._raw_bands(x, tile, progress)
+            bands = iter([(0, one)]) if one is not None else self._raw_bands(x, tile, progress)
         for y0, band in bands:
             if gray:
                 rows, m = image[y0 : y0 + band.shape[0]], mean[y0 : y0 + band.shape[0]]
@@ -263,6 +296,22 @@ class Denoiser:
             band = np.clip(from_opponent(band) if opponent else band, 0, 1)
             yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength if strength is None else strength,
                             self.color_strength if strength is None and color_strength is None else color_strength)
+
+    def _wide_for(self, x: np.ndarray, whole: Callable[[np.ndarray], np.ndarray]) -> tuple[bool, np.ndarray | None]:
+        """Whether the wide pass runs on the image `x` (as the model sees it), and the one pass over all of it
+        where "auto" needed that to decide (a photo of up to ``wide.WHOLE_PIXELS``: then it is the result when
+        the answer is no); a larger photo is judged on a grid of windows (``wide.windows``)."""
+        rule = self._auto_rule(x.shape[2])
+        h, w = x.shape[:2]
+        if rule is None or min(h, w) < 3:
+            return self.wide is True, None
+        spots = windows(h, w)
+        if len(spots) == 1:
+            one = whole(x)
+            return rule.wants(features([(x, np.clip(one, 0, 1))])), one
+        crops = torch.from_numpy(np.stack([x[at] for at in spots])).permute(0, 3, 1, 2)  # equal squares: one batch
+        outs = self._apply(crops, len(spots)).float().clamp(0, 1).permute(0, 2, 3, 1).numpy()
+        return rule.wants(features([(x[at], o) for at, o in zip(spots, outs)])), None
 
     def _raw_bands(self, x: np.ndarray, tile: int | None, progress: bool):
         """(top row, rows) bands of the model's unclamped output on `x` (H, W, C), in tiles where it is large."""
@@ -480,7 +529,7 @@ def denoise_files(
     strength: float = 1.0,
     color_strength: float | None = None,
     refine: int = 0,
-    wide: bool = False,
+    wide: bool | str = AUTO,
     progress: bool = True,
 ) -> dict[str, Any]:
     """``daekit denoise`` as a function: image files and folders into `output` (a file or a folder).
@@ -502,7 +551,7 @@ def denoise_files(
     pairs, single = plan_outputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), output, overwrite)
     check_size(ensemble)
     check_passes(refine)
-    checks.flag(wide, "wide")
+    checks.switch(wide, "wide")
     check_precision(precision)
     check_strength(strength)
     if color_strength is not None:
@@ -539,7 +588,8 @@ def denoise_files(
             den, _, _ = denoise_path(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
                                      progress=progress and len(pairs) == 1)  # the image is read once
         name = den.info.get("name", "?")
-        label = f"{name} ({den.info['use']})" if den.info.get("use") else str(name)
+        label = (f"{name} ({den.info['use']})" if den.info.get("use") else str(name)) + \
+            (" with the wide pass" if den.widened else "")
         used.setdefault(label, []).append(time.perf_counter() - t0)
     return {"outputs": [str(d) for _, d in pairs], "target": str(pairs[0][1] if single else Path(output)), "models": used,
             "notes": notes}

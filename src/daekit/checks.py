@@ -58,11 +58,13 @@ def real(value: Any, name: str, low: float | None = None, high: float | None = N
     return v
 
 
-def flag(value: Any, name: str) -> bool:
-    """True or False (numpy's bools too); anything else, a string "false" above all, is refused."""
+def switch(value: Any, name: str) -> bool | str:
+    """True, False or "auto" (numpy's bools too); anything else, a string "false" above all, is refused."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise DaekitError(f"{name} must be True or False, got {value!r}")
+    if isinstance(value, str) and value == "auto":
+        return "auto"
+    raise DaekitError(f"{name} must be True, False or 'auto', got {value!r}")
 
 
 def positive(value: Any, name: str) -> int:

@@ -136,10 +136,12 @@ ENSEMBLE_HELP = ("quality mode: average the model over N flips/rotations of the 
 REFINE_HELP = ("for a model trained blind-spot (no clean images): denoise the output again N times with a random 16%% "
                "of the noisy pixels put back, and average (random-replacing refinement; 0 = off, the default); "
                "N+1 times slower")
-WIDE_HELP = ("for very noisy photos (night, low light) from cameras and phones at full resolution: the model also "
-             "sees the image at half resolution (its four pixel-shuffled sub-images), then once more at full "
-             "resolution; on our camera noise +1.2 dB at ISO 6400, +2.7 at 12800, +4.3 at 25600, but worse on light "
-             "noise (-2.4 dB at ISO 800), white Gaussian noise and scanned or scaled-down photos; twice as slow")
+WIDE_HELP = ("the wide pass, for very noisy photos (night, low light) from cameras and phones at full resolution: the "
+             "model also sees the image at half resolution (its four pixel-shuffled sub-images), then once more at "
+             "full resolution; on our camera noise +1.2 dB at ISO 6400, +2.7 at 12800, +4.3 at 25600, but worse on "
+             "light noise (-2.4 dB at ISO 800), white Gaussian noise and scanned or scaled-down photos; twice as slow. "
+             "Default: auto, where the model's own rule says the photo is such a case (photo-real: a lot of noise, "
+             "correlated between neighbours, on a photo smooth at the pixel scale); --wide always, --no-wide never")
 PRECISION_HELP = ("auto (default): bf16 where the device computes it natively (CUDA GPUs; CPUs with AMX: ~3x "
                   "faster for 0.01-0.04 dB, or AVX512-BF16: ~1.9x), else fp32; or fp32, bf16")
 
@@ -176,7 +178,7 @@ def _denoise_parser(sub: Any) -> None:
     p.add_argument("--ensemble", type=arg(positive), default=1, metavar="N", help=ENSEMBLE_HELP)
     p.add_argument("--precision", default="auto", metavar="P", help=PRECISION_HELP)
     p.add_argument("--refine", type=arg(whole, 0, MAX_PASSES), default=0, metavar="N", help=REFINE_HELP)
-    p.add_argument("--wide", action="store_true", help=WIDE_HELP)
+    p.add_argument("--wide", action=argparse.BooleanOptionalAction, default="auto", help=WIDE_HELP)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
     p.add_argument("--strength", type=arg(real, 0, 1), default=1.0, metavar="S",
@@ -203,7 +205,7 @@ def _evaluate_parser(sub: Any) -> None:
     p.add_argument("--ensemble", type=arg(positive), default=1, metavar="N", help=ENSEMBLE_HELP)
     p.add_argument("--precision", default="auto", metavar="P", help=PRECISION_HELP)
     p.add_argument("--refine", type=arg(whole, 0, MAX_PASSES), default=0, metavar="N", help=REFINE_HELP)
-    p.add_argument("--wide", action="store_true", help=WIDE_HELP)
+    p.add_argument("--wide", action=argparse.BooleanOptionalAction, default="auto", help=WIDE_HELP)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
@@ -435,6 +437,10 @@ def cmd_models(_: argparse.Namespace) -> int:
         scores = d.get("psnr") or {}
         if scores:
             print("  PSNR (dB):  " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
+        if d.get("auto_wide"):
+            r = d["auto_wide"]
+            print(f"  wide pass:  by itself where one pass removes >= {r['level']:g} levels of noise, correlated between "
+                  f"neighbours (> {r['lag']:g}), from a photo smooth at the pixel scale (fine < {r['fine']:g})")
         if d.get("measured"):
             print(f"  measured:   {d['measured']}")
         print()
