@@ -60,7 +60,7 @@ def features(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]
     0.37-0.5, independent pixels 1).
     """
     s = dict(rr=0.0, n=0, cc=0.0, nc=0, lag=0.0, d1=0.0, d2=0.0)
-    for x, one in pairs:  # float32 work, float64 sums (4x faster than float64 throughout; ~40 ms a 512 x 512 photo)
+    for x, one in pairs:  # float32 work, float64 sums (2.4x faster than float64 throughout: 16 ms a 512 x 512 photo here)
         d = (x - one) * np.float32(255)
         r = d.mean(axis=2)
         c = d - r[..., None]
