@@ -89,6 +89,7 @@ def test_upload_denoise_download(server, tmp_path):
     assert code == 200, d
     st = _wait(url, d["id"])
     assert st["state"] == "done" and (st["width"], st["height"]) == (160, 160)
+    assert st["model"] == "photo-gray" and "gray photos" in st["use"] and st["wide"] is False and st["seconds"] > 0  # what the page says
     raw = urllib.request.urlopen(f"{url}/api/jobs/{d['id']}/result").read()
     out = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     noisy = cv2.imread(str(tmp_path / "n.png"), cv2.IMREAD_UNCHANGED)
@@ -108,6 +109,23 @@ def test_auto_sends_a_gray_photo_saved_as_rgb_to_the_gray_model(server, tmp_path
                        cv2.IMREAD_UNCHANGED)
     assert out.shape == (*gray.shape, 3)
     assert _psnr(out[..., 0] / 255, clean) > _psnr(gray / 255, clean) + 4  # a colour model gains ~0.5 dB here
+
+
+def test_the_wide_pass_is_each_uploads_own(server, tmp_path):
+    url, state = server
+    rgb = np.random.default_rng(5).integers(60, 200, (48, 64, 3)).astype(np.uint8)
+    ok, buf = cv2.imencode(".png", rgb)
+    ids = {}
+    for wide in ("on", "off", "auto"):  # one shared photo-real for the three jobs
+        code, d = _post(url, "c.png", buf.tobytes(), model="photo-real", wide=wide)
+        assert code == 200, d
+        ids[wide] = d["id"]
+    done = {w: _wait(url, i) for w, i in ids.items()}
+    assert [done[w]["wide"] for w in ("on", "off", "auto")] == [True, False, False]  # auto: white noise, not widened
+    assert all(d["state"] == "done" and d["model"] == "photo-real" for d in done.values())
+    assert state.model("photo-real").wide == "auto"
+    code, d = _post(url, "c.png", buf.tobytes(), model="photo-real", wide="yes")
+    assert code == 400 and d["error"] == "unknown wide pass 'yes'; use auto, on or off"
 
 
 def test_a_heic_photo_upload_comes_back_as_jpeg(server, tmp_path):
@@ -196,6 +214,8 @@ def test_in_a_real_browser(server, tmp_path):
         driver.find_element(By.ID, "file").send_keys(str(tmp_path / "noisy.png"))
         driver.find_element(By.ID, "go").click()
         wait.until(lambda d: d.find_element(By.ID, "status").text.startswith("done"))
+        status = driver.find_element(By.ID, "status").text  # a gray photo: auto picked the gray model
+        assert status.startswith("done: 160 x 160 by photo-gray in ") and status.endswith(" s") and "wide" not in status
         href = driver.find_element(By.ID, "download").get_attribute("href")
         raw = urllib.request.urlopen(href).read()
         out = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)

@@ -126,7 +126,7 @@ def test_auto_rule_comes_from_the_model_info_and_needs_every_feature():
     assert not rule.wants({"level": 2, "lag": 0.4, "fine": 0.3})  # light noise
     assert not rule.wants({"level": 4, "lag": 0.1, "fine": 0.3})  # white noise
     assert not rule.wants({"level": 4, "lag": 0.4, "fine": 0.45})  # a scan, detail to the pixel
-    assert _denoiser(1, 1)._auto_rule(3) is None  # a model without a rule never widens by itself
+    assert _denoiser(1, 1)._auto_rule(3, "auto") is None  # a model without a rule never widens by itself
 
 
 def test_shipped_default_widens_strong_camera_noise_by_itself_and_leaves_light_or_white_noise_alone():
@@ -151,6 +151,29 @@ def test_shipped_default_widens_strong_camera_noise_by_itself_and_leaves_light_o
     gray = strong.mean(axis=2, keepdims=True)  # gray: no colour to judge by, never widened by itself
     auto.denoise_image(gray)
     assert auto.widened is False
+
+
+def test_a_call_chooses_its_own_wide_pass_and_hears_its_own_answer():
+    """What the server's jobs rely on: one shared denoiser, each call with its own --wide and its own answer."""
+    from daekit.api import wide_note
+    from daekit.tiling import assemble_bands
+
+    den = Denoiser.load("photo-real", device="cpu")  # "auto"
+    strong = _noisy_with(_camera_scale(), "camera:iso=12800", seed=2)  # widened by "auto" (the test above)
+    heard = []
+
+    def call(wide):
+        return assemble_bands(den.denoise_bands(strong, wide=wide, on_wide=heard.append), strong.shape)
+
+    off, auto, on = call(False), call("auto"), call(True)
+    assert heard == [False, True, True] and den.wide == "auto"  # the denoiser's own setting is untouched
+    np.testing.assert_array_equal(auto, on)
+    assert np.abs(off - on).max() > 1e-3
+    np.testing.assert_array_equal(off, Denoiser.load("photo-real", device="cpu", wide=False).denoise_image(strong))
+    with pytest.raises(DaekitError, match="wide must be True, False or 'auto'"):
+        call("yes")
+    assert wide_note([True]) == " with the wide pass" and wide_note([False, False]) == ""
+    assert wide_note([True, False, True]) == " with the wide pass on 2 of 3 pages"  # a TIFF stack, page by page
 
 
 def test_a_large_photo_is_judged_on_windows_then_streamed(monkeypatch):

@@ -88,7 +88,9 @@ class Denoiser:
             once more at full resolution; for very noisy (night, low-light) photos from cameras and phones at full
             resolution, worse on light noise and on scans; twice as slow. "auto" (the default): only on the photos
             that look like that case to the model's own rule (``wide.AutoRule``; a model without one never widens);
-            True: always; False: never. ``widened`` says what the last image got.
+            True: always; False: never. ``widened`` says what the last image got; a call's own answer comes from
+            its `on_wide` (``denoise_bands``, ``write_denoised``, ``denoise_path``), which concurrent callers of one
+            denoiser (the server's jobs) use instead.
     """
 
     def __init__(self, model: nn.Module, config: Config, device: str | torch.device = "auto", history: list | None = None,
@@ -111,7 +113,7 @@ class Denoiser:
         self.color_strength = None if color_strength is None else check_strength(color_strength, "color strength")
         self.refine = refine
         self.wide = wide
-        self.widened: bool | None = None  # whether the last image got the wide pass
+        self.widened: bool | None = None  # whether the last image got the wide pass (this object's last call)
 
     @property
     def wide(self) -> bool | str:
@@ -122,9 +124,15 @@ class Denoiser:
     def wide(self, on: bool | str) -> None:
         self._wide = checks.switch(on, "wide")
 
-    def _auto_rule(self, channels: int) -> AutoRule | None:
-        """The rule "auto" decides by, for an image of `channels` as the model sees it (colour only), or None."""
-        if self.wide != AUTO or channels != 3 or self.in_channels != 3:
+    @property
+    def label(self) -> str:
+        """The model's name and what it is for, as the CLI and the web page say which model they used."""
+        name = self.info.get("name", "?")
+        return f"{name} ({self.info['use']})" if self.info.get("use") else str(name)
+
+    def _auto_rule(self, channels: int, wide: bool | str) -> AutoRule | None:
+        """The rule `wide` = "auto" decides by, for an image of `channels` as the model sees it (colour only), or None."""
+        if wide != AUTO or channels != 3 or self.in_channels != 3:
             return None
         return AutoRule.of(self.info)
 
@@ -211,7 +219,7 @@ class Denoiser:
             self.widened = True
             return wide_pass(run, x)
         y = run(x)
-        rule = self._auto_rule(x.shape[1])
+        rule = self._auto_rule(x.shape[1], self.wide)
         if rule is None or min(x.shape[-2:]) < 3:
             self.widened = False
             return y
@@ -260,10 +268,13 @@ class Denoiser:
         return assemble_bands(self.denoise_bands(image, tile, progress), image.shape)
 
     def denoise_bands(self, image: np.ndarray, tile: int | None = None, progress: bool = False,
-                      strength: float | None = None, color_strength: float | None = None):
+                      strength: float | None = None, color_strength: float | None = None, *,
+                      wide: bool | str | None = None, on_wide: Callable[[bool], None] | None = None):
         """Like ``denoise_image`` but yields (top row, rows) bands as they finish (for streaming writes).
 
         `strength` / `color_strength`: this call's blend (``blend``); None keeps the denoiser's own.
+        `wide`: this call's wide pass (True, False or "auto"); None keeps the denoiser's own.
+        `on_wide`: called once, before the first band, with whether the wide pass runs on this image.
         """
         from .tiling import assemble_bands
 
@@ -279,11 +290,15 @@ class Denoiser:
         x = mean if gray else to_opponent(image) if opponent else image
         if tile is not None:
             tile = checks.count(tile, "tile")
+        wide = self.wide if wide is None else checks.switch(wide, "wide")
+
         def whole(z: np.ndarray) -> np.ndarray:
             return assemble_bands(self._raw_bands(z, tile, progress), z.shape)
 
-        on, one = self._wide_for(x, whole)
+        on, one = self._wide_for(x, whole, wide)
         self.widened = on
+        if on_wide is not None:
+            on_wide(on)
         if self.refine or on:  # every pass on the whole image: the result does not depend on the tiling
             first = wide_pass(whole, x) if on else one if one is not None else whole(x)
             bands = iter([(0, refined(whole, x, first, self.refine) if self.refine else first)])
@@ -297,14 +312,16 @@ class Denoiser:
             yield y0, blend(image[y0 : y0 + band.shape[0]], band, self.strength if strength is None else strength,
                             self.color_strength if strength is None and color_strength is None else color_strength)
 
-    def _wide_for(self, x: np.ndarray, whole: Callable[[np.ndarray], np.ndarray]) -> tuple[bool, np.ndarray | None]:
-        """Whether the wide pass runs on the image `x` (as the model sees it), and the one pass over all of it
-        where "auto" needed that to decide (a photo of up to ``wide.WHOLE_PIXELS``: then it is the result when
-        the answer is no); a larger photo is judged on a grid of windows (``wide.windows``)."""
-        rule = self._auto_rule(x.shape[2])
+    def _wide_for(self, x: np.ndarray, whole: Callable[[np.ndarray], np.ndarray],
+                  wide: bool | str) -> tuple[bool, np.ndarray | None]:
+        """Whether the wide pass (`wide`: True, False or "auto") runs on the image `x` (as the model sees it), and
+        the one pass over all of it where "auto" needed that to decide (a photo of up to ``wide.WHOLE_PIXELS``:
+        then it is the result when the answer is no); a larger photo is judged on a grid of windows
+        (``wide.windows``)."""
+        rule = self._auto_rule(x.shape[2], wide)
         h, w = x.shape[:2]
         if rule is None or min(h, w) < 3:
-            return self.wide is True, None
+            return wide is True, None
         spots = windows(h, w)
         if len(spots) == 1:
             one = whole(x)
@@ -378,11 +395,13 @@ class Denoiser:
 
     def write_denoised(self, img: np.ndarray, info: Any, dst: str | Path, tile: int | None = None, progress: bool = False,
                        *, strength: float | None = None, color_strength: float | None = None,
+                       wide: bool | str | None = None, on_wide: Callable[[bool], None] | None = None,
                        on_band: Callable[[float], None] | None = None, stream: bool = True) -> np.ndarray | None:
         """Denoises an image read by ``images.read_image`` and writes it to `dst` like its input.
 
         Args:
             strength, color_strength: This call's blend; None keeps the denoiser's own.
+            wide, on_wide: This call's wide pass, and who hears whether it ran (``denoise_bands``).
             on_band: Called with the fraction of rows done after each band (a progress bar, or a server
                 job's progress; it may raise to stop the work).
             stream: Write a large TIFF without alpha band by band (bounded memory).
@@ -392,7 +411,7 @@ class Denoiser:
         """
         from .tiling import assemble_bands, write_tiff_bands
 
-        bands = self.denoise_bands(img, tile, progress, strength, color_strength)
+        bands = self.denoise_bands(img, tile, progress, strength, color_strength, wide=wide, on_wide=on_wide)
         if on_band is not None:
             bands = _reporting(bands, img.shape[0], on_band)
         if stream and Path(dst).suffix.lower() in (".tif", ".tiff") and info.alpha is None and img.shape[0] * img.shape[1] > STREAM_PIXELS:
@@ -466,7 +485,8 @@ def load(path: str | Path, device: str = "auto") -> Denoiser:
 
 def denoise_path(src: str | Path, dst: str | Path, pick: Callable[[np.ndarray], "Denoiser"], *, tile: int | None = None,
                  max_pixels: int | None = None, progress: bool = False, strength: float | None = None,
-                 color_strength: float | None = None, on_band: Callable[[float], None] | None = None,
+                 color_strength: float | None = None, wide: bool | str | None = None,
+                 on_wide: Callable[[bool], None] | None = None, on_band: Callable[[float], None] | None = None,
                  stream: bool = True) -> tuple["Denoiser", np.ndarray, np.ndarray | None]:
     """One image file through a denoiser into `dst`: the path `daekit denoise` and `daekit serve` share.
 
@@ -480,17 +500,19 @@ def denoise_path(src: str | Path, dst: str | Path, pick: Callable[[np.ndarray], 
     img, info = read_image(src, max_pixels)
     den = pick(img)
     out = den.write_denoised(img, info, dst, tile, progress, strength=strength, color_strength=color_strength,
-                             on_band=on_band, stream=stream)
+                             wide=wide, on_wide=on_wide, on_band=on_band, stream=stream)
     return den, img, out
 
 
 def denoise_stack(src: str | Path, dst: str | Path, pick: Callable[[np.ndarray], "Denoiser"], *, tile: int | None = None,
-                  max_pixels: int | None = None, progress: bool = False) -> "Denoiser":
+                  max_pixels: int | None = None, progress: bool = False,
+                  on_wide: Callable[[bool], None] | None = None) -> "Denoiser":
     """Every page of a TIFF stack (``images.image_count`` > 1: a microscope's time series or z-stack) through one
     denoiser, picked by `pick` from the first page, into the TIFF stack `dst`, page by page (memory: one page).
 
     Each page is cleaned on its own, as a file of that one image would be, and written back with its bit
-    depth, value range and alpha; `dst` appears whole or not at all (``images.write_tiff_stack``).
+    depth, value range and alpha; `dst` appears whole or not at all (``images.write_tiff_stack``). `on_wide` hears,
+    page by page, whether the wide pass ran.
 
     Returns:
         The denoiser used.
@@ -509,7 +531,7 @@ def denoise_stack(src: str | Path, dst: str | Path, pick: Callable[[np.ndarray],
         for img, info in tqdm(read_tiff_stack(src, max_pixels), total=n, desc="pages", unit="page", disable=not progress):
             if not used:
                 used.append(pick(img))
-            yield assemble_bands(used[0].denoise_bands(img, tile), img.shape), info
+            yield assemble_bands(used[0].denoise_bands(img, tile, on_wide=on_wide), img.shape), info
 
     write_tiff_stack(dst, cleaned())
     return used[0]
@@ -580,19 +602,25 @@ def denoise_files(
         return den
 
     for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):
-        t0 = time.perf_counter()
+        t0, widened = time.perf_counter(), []
         if src.suffix.lower() in (".tif", ".tiff") and image_count(src) > 1:  # a stack: every page, into one TIFF
             den = denoise_stack(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
-                                progress=progress and len(pairs) == 1)
+                                progress=progress and len(pairs) == 1, on_wide=widened.append)
         else:
             den, _, _ = denoise_path(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
-                                     progress=progress and len(pairs) == 1)  # the image is read once
-        name = den.info.get("name", "?")
-        label = (f"{name} ({den.info['use']})" if den.info.get("use") else str(name)) + \
-            (" with the wide pass" if den.widened else "")
+                                     progress=progress and len(pairs) == 1, on_wide=widened.append)  # read once
+        label = den.label + wide_note(widened)
         used.setdefault(label, []).append(time.perf_counter() - t0)
     return {"outputs": [str(d) for _, d in pairs], "target": str(pairs[0][1] if single else Path(output)), "models": used,
             "notes": notes}
+
+
+def wide_note(widened: list[bool]) -> str:
+    """What a label adds for an image that got the wide pass (`widened`: one answer per image or page)."""
+    n = sum(widened)
+    if not n:
+        return ""
+    return " with the wide pass" + ("" if n == len(widened) else f" on {n} of {len(widened)} pages")
 
 
 def _folder_images(denoiser: Denoiser, root: Path, limit: int | None) -> list[torch.Tensor]:

@@ -1,9 +1,10 @@
 """``daekit serve``: a local web page for cleaning photos (Starlette + uvicorn, no external requests).
 
 One page (``web/index.html``, plain HTML/JS, nothing from a CDN): drop or pick an image, choose a
-model (shipped ones and run folders named on the command line) and a strength, watch the progress of
-the tiled denoising, compare before/after with a slider and zoom, download the full-resolution result
-in the upload's own format and bit depth.
+model (shipped ones and run folders named on the command line), a strength, a colour-noise strength and
+the wide pass (auto / on / off, as ``--wide``), watch the progress of the tiled denoising, see which model
+ran, with or without the wide pass, and how long it took, compare before/after with a slider and zoom,
+download the full-resolution result in the upload's own format and bit depth.
 
 Safety: uploads are limited in size (``--max-upload-mb``) and in pixels (``--max-pixels``, from the
 header), their type is checked from the first bytes (PNG, JPEG, TIFF, BMP), and a request body that
@@ -90,6 +91,16 @@ class Job:
 
 
 AUTO = "auto"  # photo-real for colour photos, photo-gray for gray ones
+WIDE = {"auto": "auto", "on": True, "off": False}  # the page's wide-pass choices (``wide``; "auto": the model's rule)
+
+
+def wide_choice(value: str | None) -> bool | str:
+    """The wide pass an upload asks for ("auto" when it says nothing), or a one-line error."""
+    if value in (None, ""):
+        return "auto"
+    if value not in WIDE:
+        raise DaekitError(f"unknown wide pass {value!r}; use auto, on or off")
+    return WIDE[value]
 
 
 class App:
@@ -142,7 +153,9 @@ class App:
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def new_job(self, data: bytes, model: str, strength: float, color_strength: float | None = None) -> Job:
+    def new_job(self, data: bytes, model: str, strength: float, color_strength: float | None = None,
+                wide: bool | str = "auto") -> Job:
+        from . import checks
         from .api import check_strength
 
         suffix = sniff(data[:16])
@@ -150,6 +163,7 @@ class App:
             raise DaekitError("not an image: upload a PNG, JPEG, TIFF, BMP or HEIC file")
         strength = check_strength(strength)
         color_strength = None if color_strength is None else check_strength(color_strength, "colour strength")
+        wide = checks.switch(wide, "wide pass")
         den = self.model(model)
         self._admit()
         try:
@@ -158,7 +172,7 @@ class App:
             job.folder.mkdir()
             (job.folder / f"input{suffix}").write_bytes(data)
             self.jobs[job.id] = job
-            threading.Thread(target=self._run, args=(job, den, strength, color_strength), daemon=True).start()
+            threading.Thread(target=self._run, args=(job, den, strength, color_strength, wide), daemon=True).start()
         except BaseException:
             self._leave()
             raise
@@ -187,14 +201,14 @@ class App:
         with self._lock:
             self._in_flight -= 1
 
-    def _run(self, job: Job, den: Any, strength: float, color_strength: float | None) -> None:
+    def _run(self, job: Job, den: Any, strength: float, color_strength: float | None, wide: bool | str) -> None:
         try:
             with self._running:  # waits here while `workers` other jobs run
-                self._denoise(job, den, strength, color_strength)
+                self._denoise(job, den, strength, color_strength, wide)
         finally:
             self._leave()
 
-    def _denoise(self, job: Job, den: Any, strength: float, color_strength: float | None) -> None:
+    def _denoise(self, job: Job, den: Any, strength: float, color_strength: float | None, wide: bool | str) -> None:
         from .api import denoise_path
         from .images import write_image
         from .pretrained import default_for_image
@@ -207,14 +221,21 @@ class App:
             job.progress = done
             job.check()  # a cancelled or abandoned job stops between bands
 
+        def on_wide(on: bool) -> None:  # this job's own answer: the denoiser may be shared with other jobs
+            job.info["wide"] = on
+
         try:
             job.check()
             job.state = "running"
-            # the same path as `daekit denoise` (--strength / --color-strength are this job's); not streamed,
-            # since the previews need the whole result
-            _, img, out = denoise_path(job.folder / f"input{job.suffix}", job.folder / f"result{job.result_suffix}", pick,
-                                       tile=self.tile, max_pixels=self.max_pixels, strength=strength,
-                                       color_strength=color_strength, on_band=on_band, stream=False)
+            t0 = time.perf_counter()
+            # the same path as `daekit denoise` (--strength / --color-strength / --wide are this job's); not
+            # streamed, since the previews need the whole result
+            used, img, out = denoise_path(job.folder / f"input{job.suffix}", job.folder / f"result{job.result_suffix}",
+                                          pick, tile=self.tile, max_pixels=self.max_pixels, strength=strength,
+                                          color_strength=color_strength, wide=wide, on_wide=on_wide, on_band=on_band,
+                                          stream=False)
+            job.info.update(model=used.info.get("name", "?"), use=used.info.get("use", ""),
+                            seconds=round(time.perf_counter() - t0, 2))
             write_image(job.folder / "preview_in.png", img)  # 8-bit PNGs for the browser; the result keeps its depth
             write_image(job.folder / "preview_out.png", out)
             job.state, job.progress = "done", 1.0
@@ -303,7 +324,7 @@ def build_app(state: App):
         request._body = body  # what Starlette's form parser reads next  # noqa: SLF001
         try:
             # Starlette's parser caps each part too: a body longer than its Content-Length cannot pass
-            form = await request.form(max_files=1, max_fields=5, max_part_size=state.max_bytes + 1)
+            form = await request.form(max_files=1, max_fields=6, max_part_size=state.max_bytes + 1)
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 return error("no file in the upload")
@@ -313,8 +334,9 @@ def build_app(state: App):
             if not data:
                 return error("the file is empty")
             color = form.get("color_strength")
+            wide = form.get("wide")
             job = state.new_job(data, str(form.get("model") or state.choices[0]), float(form.get("strength") or 1.0),
-                                None if color in (None, "") else float(color))
+                                None if color in (None, "") else float(color), wide_choice(None if wide is None else str(wide)))
         except Busy:
             return JSONResponse({"error": "busy: other photos are being cleaned; retry in a moment"}, status_code=503,
                                 headers={"Retry-After": "5"})
@@ -333,7 +355,7 @@ def build_app(state: App):
             return error("no such job", 404)
         job.seen = time.monotonic()  # its page is still there
         return JSONResponse({"state": job.state, "progress": round(job.progress, 4), "message": job.message,
-                             "width": job.size[0], "height": job.size[1]})
+                             "width": job.size[0], "height": job.size[1], **job.info})
 
     async def file(request: Request):
         job = job_of(request)
