@@ -141,7 +141,7 @@ WIDE_HELP = ("the wide pass, for very noisy photos (night, low light) from camer
              "full resolution; on our camera noise +1.2 dB at ISO 6400, +2.7 at 12800, +4.3 at 25600, but worse on "
              "light noise (-2.4 dB at ISO 800), white Gaussian noise and scanned or scaled-down photos; twice as slow. "
              "Default: auto, where the model's own rule says the photo is such a case (photo-real: a lot of noise, "
-             "correlated between neighbours, on a photo smooth at the pixel scale); --wide always, --no-wide never")
+             "correlated between neighbours, on a photo with soft edges at the pixel scale); --wide always, --no-wide never")
 PRECISION_HELP = ("auto (default): bf16 where the device computes it natively (CUDA GPUs; CPUs with AMX: ~3x "
                   "faster for 0.01-0.04 dB, or AVX512-BF16: ~1.9x), else fp32; or fp32, bf16")
 
@@ -440,7 +440,7 @@ def cmd_models(_: argparse.Namespace) -> int:
         if d.get("auto_wide"):
             r = d["auto_wide"]
             print(f"  wide pass:  by itself where one pass removes >= {r['level']:g} levels of noise, correlated between "
-                  f"neighbours (> {r['lag']:g}), from a photo smooth at the pixel scale (fine < {r['fine']:g})")
+                  f"neighbours (> {r['lag']:g}), from a photo whose edges are soft at the pixel scale (fine < {r['fine']:g})")
         if d.get("measured"):
             print(f"  measured:   {d['measured']}")
         print()

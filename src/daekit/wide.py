@@ -13,7 +13,7 @@ Gaussian noise, where the shuffle splits fine detail. About twice the time of on
 So by default (``wide="auto"``) it runs only where the photo looks like that case, judged from what one pass of
 the model does to it (``features``, pooled over the whole photo or, for a large one, a grid of windows): a lot is
 removed (``level``), the removed luma is correlated between neighbours (``lag``: a camera's demosaicked noise, not
-white noise) and the output is smooth at the pixel scale (``fine``: a full-resolution photo, not a scan or a
+white noise) and the output's edges are soft at the pixel scale (``fine``: a full-resolution photo, not a scan or a
 scaled-down one). The thresholds belong to the model they were measured with (``AutoRule``, from the model's
 entry in models.json); a model without them never widens on its own.
 """
@@ -37,7 +37,7 @@ class AutoRule:
 
     level: float  # RMS of what one pass removes (luma and colour), 8-bit levels: at least this
     lag: float  # correlation of neighbouring pixels of the removed luma: above this
-    fine: float  # pixel-scale share of the output's gradients: below this
+    fine: float  # pixel-scale share of the output's changes at its edges: below this
 
     @classmethod
     def of(cls, info: dict[str, Any]) -> "AutoRule | None":
@@ -55,9 +55,12 @@ def features(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]
 
     level: RMS of the removed noise in 8-bit levels, luma (per-window mean taken off) and colour (each channel
     minus the luma) together; lag: mean correlation of horizontally and vertically neighbouring pixels of the
-    removed luma; fine: the output luma's squared differences between neighbours over those two pixels apart
-    (0.25 for a photo smooth at the pixel scale; camera photos at full resolution 0.28-0.36, film scans
-    0.37-0.5, independent pixels 1).
+    removed luma; fine: at the output's edges (the tenth of its places, down and across, where pixels two apart
+    differ most), the mean squared step between neighbours over that between pixels two apart: 0.25 for an edge
+    spread over several pixels, 0.5 for a one-pixel step, 1 for independent pixels. Camera photos at full
+    resolution give 0.27-0.31, film scans 0.33-0.43 (the scored photos of the twenty-ninth session, docs/
+    benchmarks.md); it looks at the edges because there what one pass leaves of strong noise counts least (over
+    all pixels, the same photos with ISO-25600 noise moved from 0.29 to 0.36-0.41, like a scan).
     """
     s = dict(rr=0.0, n=0, cc=0.0, nc=0, lag=0.0, d1=0.0, d2=0.0)
     for x, one in pairs:  # float32 work, float64 sums (2.4x faster than float64 throughout: 16 ms a 512 x 512 photo here)
@@ -72,17 +75,30 @@ def features(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]
         s["cc"] += float(np.square(c).sum(dtype=np.float64))
         s["nc"] += c.size
         s["lag"] += float((r[:, 1:] * r[:, :-1]).mean(dtype=np.float64) + (r[1:] * r[:-1]).mean(dtype=np.float64)) / 2 * n
-        s["d1"] += _step(g, 1) * n
-        s["d2"] += _step(g, 2) * n
+        for a in (g, g.T):
+            d1, d2 = _edge_steps(a)
+            s["d1"] += d1
+            s["d2"] += d2
     rr = s["rr"] / max(s["n"], 1)
     return {"level": float(np.sqrt(rr + s["cc"] / max(s["nc"], 1))),
             "lag": s["lag"] / max(s["n"], 1) / rr if rr > 0 else 0.0,
             "fine": s["d1"] / s["d2"] if s["d2"] > 0 else 1.0}
 
 
-def _step(g: np.ndarray, k: int) -> float:
-    """Mean squared difference of pixels `k` apart, down and across, summed."""
-    return float(np.square(g[k:] - g[:-k]).mean(dtype=np.float64) + np.square(g[:, k:] - g[:, :-k]).mean(dtype=np.float64))
+EDGES = 0.1  # the share of places ``features`` takes as the output's edges
+
+
+def _edge_steps(g: np.ndarray) -> tuple[float, float]:
+    """Down the columns of `g`, at the ``EDGES`` share of places where pixels two apart differ most: the sums of
+    the squared steps between neighbours (the mean of the two) and of the squared two-pixel differences."""
+    two = g[2:] - g[:-2]
+    if two.size == 0:
+        return 0.0, 0.0
+    size = np.abs(two).ravel()
+    k = min(size.size - 1, int(size.size * (1 - EDGES)))
+    at = np.abs(two) >= np.partition(size, k)[k]
+    steps = (np.square(g[1:-1] - g[:-2]) + np.square(g[2:] - g[1:-1]))[at]
+    return float(steps.sum(dtype=np.float64)) / 2, float(np.square(two[at]).sum(dtype=np.float64))
 
 
 def windows(h: int, w: int) -> list[tuple[slice, slice]]:
