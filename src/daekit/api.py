@@ -18,7 +18,7 @@ from .data import ImageData, load_configured
 from .ensemble import SelfEnsemble, check_size
 from .refine import check_passes, refined
 from .errors import DaekitError
-from .images import ImageInfo, from_float, gray_tone, looks_gray, read_image, to_float, white_of, write_image
+from .images import ImageInfo, from_float, gray_tone, read_image, to_float, white_of, write_image
 from .metrics import psnr, ssim
 from .noise import parse_noise
 from .runtime import Precision, denoise_batches, select_device
@@ -557,8 +557,9 @@ def denoise_files(
     """``daekit denoise`` as a function: image files and folders into `output` (a file or a folder).
 
     Outputs are planned and checked first (``images.plan_outputs``), then each image is read once; with
-    no `model`, its channels pick the shipped default (``pretrained.default_for_image``, as the server does:
-    the gray model also for an RGB file whose three channels are one gray image).
+    no `model`, the image picks the shipped default (``pretrained.default_for_image``, as the server does: the
+    gray model for a gray image with white noise, also in an RGB file whose three channels are one gray image;
+    photo-real for colour photos and for gray ones with a camera's noise).
 
     Returns:
         {"outputs": [paths written], "target": the file or folder named, "models": {label: [seconds per image]},
@@ -596,9 +597,10 @@ def denoise_files(
         if model is None:
             return model_for(default_for_image(img))
         den = model_for(model)
-        if shipped and den.in_channels == 3 and looks_gray(img) and len(notes) < 3:  # measured on the shipped ones
-            notes.append(f"{src} is a black-and-white image (gray or toned) and {den.info.get('name', model)} a colour "
-                         f"model, which leaves its noise in place; {default_for(1)} (the default for such images) cleans it")
+        if shipped and den.in_channels == 3 and len(notes) < 3 and default_for_image(img) == default_for(1):
+            # a gray image with white noise (measured on the shipped models; a camera's noise they do clean)
+            notes.append(f"{src} is a black-and-white image (gray or toned) with white noise and {den.info.get('name', model)} "
+                         f"a colour model, which leaves such noise in place; {default_for(1)} (the default for it) cleans it")
         return den
 
     for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):

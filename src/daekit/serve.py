@@ -90,7 +90,7 @@ class Job:
             raise Cancelled
 
 
-AUTO = "auto"  # photo-real for colour photos, photo-gray for gray ones
+AUTO = "auto"  # what `daekit denoise` picks (``pretrained.default_for_image``): photo-real, or photo-gray for gray with white noise
 WIDE = {"auto": "auto", "on": True, "off": False}  # the page's wide-pass choices (``wide``; "auto": the model's rule)
 
 

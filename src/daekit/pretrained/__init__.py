@@ -15,6 +15,11 @@ from ..errors import DaekitError
 HERE = Path(__file__).resolve().parent
 INDEX = HERE / "models.json"
 DEFAULT_GRAY, DEFAULT_RGB = "photo-gray", "photo-real"
+# a gray image whose noise is correlated between neighbours above this (``noise_estimate.neighbour_correlation``)
+# has a camera's noise and goes to photo-real: PolyU's real photos made gray 39.39 dB against photo-gray's 37.63
+# (97 of 100 above it); white noise reads about -0.05 (BSD68 and Set12 with Gaussian sigma 15-50: none above it);
+# chosen on other photos than these (docs/benchmarks.md, twenty-ninth session; bench/gray_camera.py)
+CAMERA_NOISE = 0.25
 
 
 @dataclass
@@ -61,13 +66,19 @@ def weights_path(source: str | Path, which: str = "best") -> Path:
 
 
 def default_for(channels: int) -> str:
-    """The shipped model `daekit denoise` uses without --model: photo-gray for gray, photo-real for colour (camera photos)."""
+    """The shipped model for images of `channels` when nothing else is known: photo-gray for gray, photo-real for
+    colour (camera photos). `daekit denoise` picks by the image itself (``default_for_image``)."""
     return DEFAULT_GRAY if channels == 1 else DEFAULT_RGB
 
 
 def default_for_image(img: Any) -> str:
-    """``default_for`` an (H, W, C) float image: the gray model also for RGB whose channels are one gray
-    image, as they are or toned (``images.looks_gray``), as `daekit denoise` and the server pick it."""
+    """The shipped model `daekit denoise` and the server use without --model for an (H, W, C) float image:
+    photo-real for a colour photo; for a gray one (one channel, or RGB whose channels are one gray image, as they
+    are or toned: ``images.looks_gray``) photo-gray, or photo-real where its noise is a camera's (correlated
+    between neighbours: ``CAMERA_NOISE``), which photo-gray, trained on white noise, hardly removes."""
     from ..images import looks_gray
+    from ..noise_estimate import neighbour_correlation
 
-    return DEFAULT_GRAY if looks_gray(img) else default_for(img.shape[2])
+    if not looks_gray(img):
+        return default_for(img.shape[2])
+    return DEFAULT_RGB if neighbour_correlation(img) > CAMERA_NOISE else DEFAULT_GRAY
