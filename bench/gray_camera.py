@@ -13,8 +13,9 @@ Rows, all made gray (the mean of the channels; PSNR against the clean photo made
 PolyU's photos with real camera noise (their references the means of a burst); PolyU references (6, every 17th
 from the 6th: bench/wide.py's) and CBSD68 film scans (first 6) with the registry's `camera` noise (bench/photo.py's
 `noisy_photo`); BSD68 and Set12 with white Gaussian noise (bench/photo.py's `noisy_image`, its seeds); W2S
-microscopy frames (real shot noise, white). Printed: noisy, photo-gray, photo-real, the default, the default minus
-photo-gray, and how many photos went to photo-real.
+microscopy frames (real shot noise, white). Printed: noisy, photo-gray, photo-real (one pass), the default as
+`daekit denoise` runs it (photo-real with its automatic wide pass, judged on the luma), the default minus
+photo-gray, how many photos went to photo-real and how many of those got the wide pass.
 
 Targets (ours, issue "Real photos"): on PolyU's real noise the default >= 1 dB above photo-gray; on BSD68 and
 Set12 at sigma 15 / 25 / 50 no row below photo-gray by more than 0.05 dB.
@@ -57,26 +58,33 @@ def main() -> None:
     p.add_argument("--gaussian-limit", type=int, default=20, help="BSD68 photos with Gaussian noise (Set12: all)")
     a = p.parse_args()
     data = Path(a.data_dir)
-    dens = {name: Denoiser.load(name, device=a.device) for name in (DEFAULT_GRAY, DEFAULT_RGB)}
+    dens = {DEFAULT_GRAY: Denoiser.load(DEFAULT_GRAY, device=a.device),
+            DEFAULT_RGB: Denoiser.load(DEFAULT_RGB, device=a.device, wide=False)}  # one pass
+    auto = Denoiser.load(DEFAULT_RGB, device=a.device)  # the default's: wide="auto"
     quick = a.quick
     n = 2 if quick else a.limit
     print(f"machine: {machine(a.device)}{' (quick: central 128 x 128 crops)' if quick else ''}")
     print(f"\n{'photos':<14}{'noise':<25}{'noisy':>7}{DEFAULT_GRAY:>12}{DEFAULT_RGB:>12}{'default':>9}{'default-gray':>14}"
-          f"{'to photo-real':>15}")
+          f"{'to photo-real':>15}{'widened':>9}")
     table: dict[tuple[str, str], float] = {}
 
     def row(kind: str, noise: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        scores, routed = [], 0
+        scores, routed, widened = [], 0, 0
         for x, clean in pairs:
             pick = default_for_image(x)
-            routed += pick == DEFAULT_RGB
             outs = {name: den.denoise_image(x) for name, den in dens.items()}
+            if pick == DEFAULT_RGB:
+                routed += 1
+                out = auto.denoise_image(x)
+                widened += bool(auto.widened)
+            else:
+                out = outs[pick]
             scores.append([psnr(x, clean), psnr(outs[DEFAULT_GRAY], clean), psnr(outs[DEFAULT_RGB], clean),
-                           psnr(outs[pick], clean)])
+                           psnr(out, clean)])
         m = np.mean(scores, axis=0)
         table[kind, noise] = m[3] - m[1]
         print(f"{kind:<14}{noise:<25}{m[0]:7.2f}{m[1]:12.2f}{m[2]:12.2f}{m[3]:9.2f}{m[3] - m[1]:+14.2f}"
-              f"{f'{routed}/{len(pairs)}':>15}", flush=True)
+              f"{f'{routed}/{len(pairs)}':>15}{widened:>9}", flush=True)
 
     noisy = sorted((data / "polyu").glob("*_real.*"))[: 2 if quick else a.polyu_limit]
     if not noisy:

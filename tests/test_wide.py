@@ -154,9 +154,13 @@ def test_shipped_default_widens_strong_camera_noise_by_itself_and_leaves_light_o
     yb = auto.denoise_tensor(batch)
     np.testing.assert_allclose(yb[:1], on.denoise_tensor(batch[:1]), atol=1e-6)
     np.testing.assert_allclose(yb[1:], off.denoise_tensor(batch[1:]), atol=1e-6)
-    gray = strong.mean(axis=2, keepdims=True)  # gray: no colour to judge by, never widened by itself
-    auto.denoise_image(gray)
+    # gray (a camera's black-and-white photo): judged on its luma alone, so less readily (level 3.24 here: not)
+    auto.denoise_image(strong.mean(axis=2, keepdims=True))
     assert auto.widened is False
+    night = _noisy_with(clean, "camera:iso=25600", seed=1).mean(axis=2, keepdims=True)  # level 4.8, lag 0.21, fine 0.30
+    np.testing.assert_array_equal(auto.denoise_image(night), on.denoise_image(night))
+    assert auto.widened is True
+    assert Denoiser.load("photo-gray", device="cpu")._auto_rule(1, "auto") is None  # a gray model has no rule
 
 
 def test_a_call_chooses_its_own_wide_pass_and_hears_its_own_answer():

@@ -131,8 +131,10 @@ class Denoiser:
         return f"{name} ({self.info['use']})" if self.info.get("use") else str(name)
 
     def _auto_rule(self, channels: int, wide: bool | str) -> AutoRule | None:
-        """The rule `wide` = "auto" decides by, for an image of `channels` as the model sees it (colour only), or None."""
-        if wide != AUTO or channels != 3 or self.in_channels != 3:
+        """The rule `wide` = "auto" decides by, for an image of `channels` as the model sees it, or None. A colour
+        model's only: a gray image given to one is judged on its luma alone (no colour noise adds to `level`), so it
+        widens less readily (docs/benchmarks.md, twenty-ninth session: no row below one pass)."""
+        if wide != AUTO or channels not in (1, 3) or self.in_channels != 3:
             return None
         return AutoRule.of(self.info)
 

@@ -51,7 +51,7 @@ class AutoRule:
 
 def features(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
     """What one pass did, pooled over (input, clamped one-pass output) pairs of (H, W, 3) float images in [0, 1],
-    each at least 3 x 3.
+    each at least 3 x 3 ((H, W, 1): gray, the luma alone).
 
     level: RMS of the removed noise in 8-bit levels, luma (per-window mean taken off) and colour (each channel
     minus the luma) together; lag: mean correlation of horizontally and vertically neighbouring pixels of the
