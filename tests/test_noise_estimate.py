@@ -42,6 +42,15 @@ def test_nothing_to_read_gives_zero_and_large_images_are_sampled(monkeypatch):
     assert sampled != whole and abs(sampled - whole) < 0.02
 
 
+def test_clipped_highlights_and_blacks_are_left_out():
+    noisy = _gray(_noisy_with(_camera_scale(), "camera:iso=3200", seed=1))
+    seen = neighbour_correlation(noisy)
+    blown = noisy.copy()
+    blown[:, :96] = 1.0  # half the photo a blown sky: the flattest blocks, with nothing to read in them
+    blown[:40, 96:] = 0.0  # and a clipped black
+    assert seen > CAMERA_NOISE and abs(neighbour_correlation(blown) - seen) < 0.1  # was 0.0 (3 of PolyU's 100)
+
+
 def test_the_default_for_a_gray_photo_follows_its_noise():
     clean = _camera_scale()
     camera = _noisy_with(clean, "camera:iso=3200", seed=1)

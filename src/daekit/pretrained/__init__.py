@@ -17,7 +17,7 @@ INDEX = HERE / "models.json"
 DEFAULT_GRAY, DEFAULT_RGB = "photo-gray", "photo-real"
 # a gray image whose noise is correlated between neighbours above this (``noise_estimate.neighbour_correlation``)
 # has a camera's noise and goes to photo-real: PolyU's real photos made gray 39.39 dB against photo-gray's 37.63
-# (97 of 100 above it); white noise reads about -0.05 (BSD68 and Set12 with Gaussian sigma 15-50: none above it);
+# (99 of 100 above it); white noise reads about -0.05 (BSD68 and Set12 with Gaussian sigma 15-50: none above it);
 # chosen on other photos than these (docs/benchmarks.md, twenty-ninth session; bench/gray_camera.py)
 CAMERA_NOISE = 0.25
 
