@@ -1,6 +1,6 @@
 """Gray photos with a camera's noise: the default `daekit denoise` picks for them against photo-gray.
 
-    python bench/gray_camera.py [--quick] [--polyu-limit 100] [--limit 6] [--gaussian-limit 20]
+    python bench/gray_camera.py [--quick] [--polyu-limit 100] [--limit 6] [--gaussian-limit 20] [--model photo-real]
 
 A black-and-white photo from a camera or phone (its monochrome mode, or a colour photo made gray) carries the
 camera's noise: demosaicked, so correlated between neighbouring pixels. photo-gray was trained on white Gaussian
@@ -33,6 +33,7 @@ from photo import noisy_image, noisy_photo  # noqa: E402
 from real import crop, psnr  # noqa: E402
 
 from daekit.api import Denoiser  # noqa: E402
+from daekit.errors import DaekitError  # noqa: E402
 from daekit.images import find_images, read_image  # noqa: E402
 from daekit.pretrained import DEFAULT_GRAY, DEFAULT_RGB, default_for_image  # noqa: E402
 
@@ -56,14 +57,19 @@ def main() -> None:
     p.add_argument("--polyu-limit", type=int, default=100, help="PolyU photos with real noise (default all 100)")
     p.add_argument("--limit", type=int, default=6, help="clean camera photos and scans with camera noise")
     p.add_argument("--gaussian-limit", type=int, default=20, help="BSD68 photos with Gaussian noise (Set12: all)")
+    p.add_argument("--model", default=DEFAULT_RGB, help="where gray photos with a camera's noise go (default: the "
+                   "shipped photo-real; a run folder or checkpoint to check a candidate)")
     a = p.parse_args()
     data = Path(a.data_dir)
-    dens = {DEFAULT_GRAY: Denoiser.load(DEFAULT_GRAY, device=a.device),
-            DEFAULT_RGB: Denoiser.load(DEFAULT_RGB, device=a.device, wide=False)}  # one pass
-    auto = Denoiser.load(DEFAULT_RGB, device=a.device)  # the default's: wide="auto"
+    try:
+        dens = {DEFAULT_GRAY: Denoiser.load(DEFAULT_GRAY, device=a.device),
+                DEFAULT_RGB: Denoiser.load(a.model, device=a.device, wide=False)}  # one pass
+        auto = Denoiser.load(a.model, device=a.device)  # the default's: wide="auto"
+    except DaekitError as e:
+        p.error(f"--model: {e}")
     quick = a.quick
     n = 2 if quick else a.limit
-    print(f"machine: {machine(a.device)}{' (quick: central 128 x 128 crops)' if quick else ''}")
+    print(f"machine: {machine(a.device)}; gray camera photos go to {a.model}{' (quick: central 128 x 128 crops)' if quick else ''}")
     print(f"\n{'photos':<14}{'noise':<25}{'noisy':>7}{DEFAULT_GRAY:>12}{DEFAULT_RGB:>12}{'default':>9}{'default-gray':>14}"
           f"{'to photo-real':>15}{'widened':>9}")
     table: dict[tuple[str, str], float] = {}
