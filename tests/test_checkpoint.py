@@ -80,3 +80,16 @@ def test_find_checkpoint(tmp_path):
     assert ck.find_checkpoint(tmp_path).name == "last.safetensors"
     with pytest.raises(DaekitError, match="model not found"):
         ck.find_checkpoint(tmp_path / "nope")
+
+
+def test_loading_a_model_stays_fast(tmp_path):
+    """Sizing a model on the meta device must not initialise its weights there: `normal_` on meta imports
+    torch._dynamo, which cost every `daekit denoise` 1.1 s (found in the thirtieth session)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\nfrom daekit import checkpoint as ck\nfrom daekit.pretrained import weights_path\n"
+            "m = ck.build_model(ck.load_checkpoint(weights_path('photo-real')))\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[-1] == "False"
