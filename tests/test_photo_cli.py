@@ -247,6 +247,39 @@ def test_an_iphone_heic_photo_is_cleaned_into_an_upright_jpeg(tmp_path, capsys, 
     assert_one_line_error(rc, err, "pip install 'daekit[heic]'")
 
 
+def test_a_webp_image_is_cleaned_into_a_png_with_its_alpha_and_exif(tmp_path, capsys):
+    clean = _clean(96, rgb=True)[:, :80]
+    alpha = np.full(clean.shape[:2], 255, np.uint8)
+    alpha[:10] = 0  # a transparent band
+    ex = Image.Exif()
+    ex[274] = 6
+    noisy = (_noisy(clean, 20) * 255 + 0.5).astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.dstack([noisy, alpha])).save(tmp_path / "in" / "web.webp", lossless=True, exif=ex.tobytes())
+    Image.fromarray(noisy).save(tmp_path / "in" / "anim.gif")  # a type daekit passes over in a folder
+    rc, _, err = run(capsys, "denoise", tmp_path / "in", "-o", tmp_path / "out")
+    assert rc == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["web.png"]
+    out = Image.open(tmp_path / "out" / "web.png")
+    assert out.mode == "RGBA" and out.getexif().get(274) == 6
+    o = np.asarray(out)
+    assert np.array_equal(o[..., 3], alpha)
+    # (a WebP encoder may zero the colour under full transparency: scored where the photo shows)
+    assert _psnr(o[10:, :, :3] / 255, clean[10:]) > _psnr(noisy[10:] / 255, clean[10:]) + 2
+    rc, _, err = run(capsys, "denoise", tmp_path / "in" / "web.webp", "-o", tmp_path / "x.webp")
+    assert_one_line_error(rc, err, "cannot write .webp")
+    # a folder of only types daekit does not read: the error says what it passed over
+    (tmp_path / "in" / "web.webp").unlink()
+    rc, _, err = run(capsys, "denoise", tmp_path / "in", "-o", tmp_path / "out2")
+    assert_one_line_error(rc, err, "passed over: 1 .gif")
+    # an animated WebP: refused like an animated GIF, not cleaned as its first frame without a word
+    frames = [Image.fromarray(noisy), Image.fromarray(255 - noisy)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], lossless=True)
+    rc, _, err = run(capsys, "denoise", tmp_path / "anim.webp", "-o", tmp_path / "a.png")
+    assert_one_line_error(rc, err, "holds 2 images")
+    assert not (tmp_path / "a.png").exists()
+
+
 def test_a_broken_page_leaves_no_stack_behind(tmp_path, capsys):
     import tifffile
 

@@ -147,6 +147,22 @@ def test_a_heic_photo_upload_comes_back_as_jpeg(server, tmp_path):
     assert out.shape == gray.shape and _psnr(out / 255, clean) > _psnr(noisy / 255, clean) + 3
 
 
+def test_a_webp_upload_comes_back_as_png(server, tmp_path):
+    from PIL import Image
+
+    url, _ = server
+    clean = _noisy_photo(tmp_path / "g.png")
+    gray = cv2.imread(str(tmp_path / "g.png"), cv2.IMREAD_UNCHANGED)
+    Image.fromarray(gray).save(tmp_path / "phone.webp", lossless=True)
+    code, d = _post(url, "phone.webp", (tmp_path / "phone.webp").read_bytes())
+    assert code == 200, d
+    assert _wait(url, d["id"])["state"] == "done"
+    with urllib.request.urlopen(f"{url}/api/jobs/{d['id']}/result") as r:
+        assert "denoised.png" in r.headers.get("content-disposition", "")
+        out = cv2.imdecode(np.frombuffer(r.read(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert out.shape == gray.shape and _psnr(out / 255, clean) > _psnr(gray / 255, clean) + 3
+
+
 def test_bad_uploads_get_messages(server, tmp_path):
     url, state = server
     code, d = _post(url, "notes.png", b"this is not an image at all")

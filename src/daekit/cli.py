@@ -155,7 +155,7 @@ def _denoise_parser(sub: Any) -> None:
         "denoise",
         help="denoise image files with a shipped or trained model",
         description="Denoise PNG, JPEG, TIFF or BMP files (gray or RGB, 8- or 16-bit; HEIC with daekit[heic], written as "
-        "JPEG); the output keeps the "
+        "JPEG; WebP, written as PNG); the output keeps the "
         "input's bit depth (JPEG and BMP are 8-bit), alpha channel, EXIF (orientation included) and ICC colour profile. "
         "Folders are searched recursively. With one input "
         "file, -o may name the output file; otherwise -o is a folder mirroring the inputs' names. Without --model, "

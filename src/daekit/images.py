@@ -3,7 +3,8 @@
 OpenCV does the decoding: unlike Pillow it reads 16-bit RGB PNG and TIFF without truncating to
 8 bits, and it caps decoded pixels (a decompression-bomb guard). Writes are atomic. HEIC/HEIF photos
 (a phone's) are read through pillow-heif where it is installed (the `heic` extra) and never written:
-their results are JPEG. A file of several images of one size (a TIFF stack, an animated GIF) is refused
+their results are JPEG; WebP images (the web's, some phones') are read by OpenCV and cleaned into PNG (lossless,
+alpha kept). A file of several images of one size (a TIFF stack, an animated GIF or WebP) is refused
 by ``read_image``, which would otherwise see its first only; ``read_tiff_stack`` / ``write_tiff_stack``
 take a TIFF stack page by page.
 
@@ -37,8 +38,10 @@ except AttributeError:  # pragma: no cover - older OpenCV builds
     pass
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}  # read and written
-# read, not written (a phone's HEIC photo is cleaned into a JPEG); decoded by pillow-heif, the `heic` extra
-READ_ONLY_SUFFIXES = {".heic", ".heif"}
+# read, not written: a phone's HEIC photo (decoded by pillow-heif, the `heic` extra) is cleaned into a JPEG, a WebP
+# image (lossy or lossless, maybe with alpha) into a PNG
+READ_ONLY_SUFFIXES = {".heic", ".heif", ".webp"}
+WRITTEN_AS = {".heic": ".jpg", ".heif": ".jpg", ".webp": ".png"}
 # The largest image read, in pixels: 268 Mpx, e.g. 16384 x 16384 (tiled inference takes it in ~1.2 GB).
 # Checked from the file's header before anything is decoded, so a small file that claims a huge image
 # (a decompression bomb) costs nothing. DAEKIT_MAX_PIXELS or a max_pixels argument sets another.
@@ -118,10 +121,10 @@ MAX_FRAMES_COUNTED = 10_000  # a header walk of more pages than this stops there
 
 
 def _frames(im: Any, size: tuple[int, int]) -> int:
-    """How many images of the first one's `size` a file holds: pages of a TIFF stack, frames of a GIF.
+    """How many images of the first one's `size` a file holds: pages of a TIFF stack, frames of a GIF or WebP.
     A TIFF's smaller pages (previews, thumbnails) are not counted, nor a JPEG's. Headers only; never fails (1)."""
     try:
-        if im.format not in ("TIFF", "GIF"):  # a camera JPEG's MPF previews (Pillow's "MPO") are not images of its own
+        if im.format not in ("TIFF", "GIF", "WEBP"):  # a camera JPEG's MPF previews (Pillow's "MPO") are not images of its own
             return 1
         n = min(int(getattr(im, "n_frames", 1)), MAX_FRAMES_COUNTED)
         if n <= 1 or im.format != "TIFF":
@@ -391,7 +394,7 @@ def _split_alpha(path: str | Path, img: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def image_count(path: str | Path) -> int:
     """How many images of one size a file holds, from its header: the pages of a TIFF stack (a microscope's
-    time series or z-stack), the frames of a GIF; 1 for most files (and for any the header reader does not know)."""
+    time series or z-stack), the frames of a GIF or WebP; 1 for most files (and for any the header reader does not know)."""
     return _header(path, with_metadata=False)[3]
 
 
@@ -583,8 +586,9 @@ def plan_outputs(inputs: list[str | Path], output: str | Path, overwrite: bool =
 
 
 def output_name(path: Path) -> Path:
-    """The name a cleaned image is written under: the input's, but a HEIC photo's as JPEG (daekit does not write HEIC)."""
-    return path.with_suffix(".jpg") if path.suffix.lower() in READ_ONLY_SUFFIXES else path
+    """The name a cleaned image is written under: the input's, but a HEIC photo's as JPEG and a WebP image's as PNG
+    (daekit writes neither type)."""
+    return path.with_suffix(WRITTEN_AS.get(path.suffix.lower(), path.suffix))
 
 
 def _relative(f: Path, inputs: list[str | Path]) -> Path:
@@ -613,5 +617,22 @@ def find_images(inputs: str | Path | list[str | Path]) -> list[Path]:
         else:
             raise DaekitError(f"input not found: {p}")
     if not found:
-        raise DaekitError(f"no images found in {', '.join(map(str, inputs))}")
+        raise DaekitError(f"no images found in {', '.join(map(str, inputs))}{_skipped(inputs)}")
     return found
+
+
+def _skipped(inputs: list[str | Path], limit: int = 100_000) -> str:
+    """What a folder search passed over that looks like images of a type daekit does not read, for the error."""
+    kinds: dict[str, int] = {}
+    for item in inputs:
+        if Path(item).is_dir():
+            for k, f in enumerate(Path(item).rglob("*")):
+                if k >= limit:  # a huge tree: the error comes in bounded time
+                    break
+                suffix = f.suffix.lower()
+                if suffix in OTHER_IMAGE_SUFFIXES and suffix not in READ_ONLY_SUFFIXES and f.is_file():
+                    kinds[suffix] = kinds.get(suffix, 0) + 1
+    if not kinds:
+        return ""
+    passed = ", ".join(f"{n} {suffix}" for suffix, n in sorted(kinds.items()))
+    return f" (passed over: {passed}; daekit reads PNG, JPEG, TIFF, BMP, WebP and HEIC: save those as PNG or JPEG first)"

@@ -61,6 +61,8 @@ def sniff(head: bytes) -> str | None:
     for sig, suffix in SIGNATURES.items():
         if head.startswith(sig):
             return suffix
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ".webp"
     return ".heic" if container_kind(head) == "HEIC/HEIF" else None
 
 
@@ -80,7 +82,7 @@ class Job:
 
     @property
     def result_suffix(self) -> str:
-        """The result's file type: the upload's, but JPEG for a HEIC photo (``images.output_name``)."""
+        """The result's file type: the upload's, but JPEG for a HEIC photo, PNG for WebP (``images.output_name``)."""
         from .images import output_name
 
         return output_name(Path(f"result{self.suffix}")).suffix
@@ -160,7 +162,7 @@ class App:
 
         suffix = sniff(data[:16])
         if suffix is None:
-            raise DaekitError("not an image: upload a PNG, JPEG, TIFF, BMP or HEIC file")
+            raise DaekitError("not an image: upload a PNG, JPEG, TIFF, BMP, WebP or HEIC file")
         strength = check_strength(strength)
         color_strength = None if color_strength is None else check_strength(color_strength, "colour strength")
         wide = checks.switch(wide, "wide pass")
