@@ -119,7 +119,7 @@ def test_list_and_help(capsys):
 def test_python_m_daekit_is_the_cli():
     r = subprocess.run([sys.executable, "-m", "daekit", "train", "--noise", "gaussian:-5"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.strip() == "daekit: error: noise 'gaussian': sigma must be in [0, inf], got -5"
+    assert r.stderr.strip() == "daekit: error: noise 'gaussian': sigma must be a finite number >= 0, got -5"
 
 
 # ---- bad input ------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def test_python_m_daekit_is_the_cli():
         (["train", "--model", "resnet"], "unknown model 'resnet'"),
         (["train", "--noise", "blur:3"], "unknown noise model 'blur'"),
         (["train", "--data", "cifar"], "unknown data set 'cifar'"),
-        (["train", "--noise", "gaussian:-1"], "sigma must be in [0, inf], got -1"),
+        (["train", "--noise", "gaussian:-1"], "sigma must be a finite number >= 0, got -1"),
         (["train", "--noise", "masking:1.2"], "fraction must be in [0, 1], got 1.2"),
         (["train", "--noise", "salt-and-pepper:-0.5"], "fraction must be in [0, 1], got -0.5"),
         (["train", "--set", "train.lr=abc"], "train.lr: Input should be a valid number"),

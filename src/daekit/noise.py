@@ -111,8 +111,8 @@ def _checked_ends(noise: str, param: str, low: float, high: float, value: float 
     ends = tuple(float(v) for v in value) if isinstance(value, (tuple, list)) else (float(value),)
     for v in ends:
         if not math.isfinite(v) or not (low <= v <= high):
-            hi = "inf" if math.isinf(high) else f"{high:g}"
-            raise DaekitError(f"noise {noise!r}: {param} must be in [{low:g}, {hi}], got {v:g}")
+            bound = f"a finite number >= {low:g}" if math.isinf(high) else f"in [{low:g}, {high:g}]"
+            raise DaekitError(f"noise {noise!r}: {param} must be {bound}, got {v:g}")
     if len(ends) == 2 and ends[0] > ends[1]:
         raise DaekitError(f"noise {noise!r}: range {ends[0]:g}..{ends[1]:g} must run from low to high")
     return ends
