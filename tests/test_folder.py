@@ -42,6 +42,22 @@ def test_patches_shape_range_and_split(tmp_path):
     assert data.val[0].shape == (1, 1, 48, 60)
 
 
+def test_images_smaller_than_the_patch_are_trained_on_at_their_own_size(tmp_path):
+    """A folder of small images (a digit set saved as files) gets patches of the images' size, not reflect-padded
+    64 x 64 tiles of them (16x the work for a 16 x 16 digit); one image that holds a patch keeps the patch size."""
+    small = _write_folder(tmp_path / "small", n=10, size=(16, 18))
+    data = load_dataset("images", small, val_fraction=0.2, patch_size=64, patches_per_epoch=64)
+    assert data.image_size == (16, 16) and "16x16 patches" in data.summary()
+    assert "data.patch_size 64 is larger than every image" in data.summary()
+    (b, *_) = _batches(data, 1)
+    assert b.shape == (16, 1, 16, 16)
+    _write_folder(small / "big", n=1, size=(70, 80))
+    data = load_dataset("images", small, val_fraction=0.0, patch_size=64, patches_per_epoch=64)
+    assert data.image_size == (64, 64) and "larger than every image" not in data.summary()
+    tiny = _write_folder(tmp_path / "tiny", n=4, size=(5, 6))  # below the smallest patch: padded up to 8, as before
+    assert load_dataset("images", tiny, val_fraction=0.0, patch_size=64, patches_per_epoch=64).image_size == (8, 8)
+
+
 def test_each_patch_is_a_flipped_or_rotated_crop_of_its_image():
     rng = np.random.default_rng(1)
     imgs = [rng.integers(0, 256, size=(30, 41, 1), dtype=np.uint8), rng.integers(0, 256, size=(50, 33, 1), dtype=np.uint8)]

@@ -32,7 +32,7 @@ import torch
 
 from ..color import LUMA as ITU_601_LUMA
 from ..errors import DaekitError
-from ..images import decode_image, find_images, to_float, white_of
+from ..images import decode_image, find_images, image_dimensions, to_float, white_of
 from ..seeding import PATCHES, derive_rng
 
 VAL_CROP = 512
@@ -297,6 +297,7 @@ class PatchData:
     bursts: bool = False  # the shots are real (a folder per scene), not drawn copies
     zoom: float = 1.0  # training patches enlarged by up to this factor (``zoom_patches``)
     zoom_share: float = 1.0  # the share of them enlarged (``plan_batch``)
+    asked_patch: int | None = None  # data.patch_size where it was larger than every image (patch_size is then theirs)
 
     @property
     def channels(self) -> int:
@@ -316,9 +317,11 @@ class PatchData:
         ps = self.patch_size
         what = "image(s)" if self.frames == 1 else (f"scene(s) of {self.frames} noisy shots" if self.bursts
                                                     else f"image(s), {self.frames} noisy copies of each")
+        smaller = (f", the images' size: data.patch_size {self.asked_patch} is larger than every image"
+                   if self.asked_patch else "")
         return (f"data: {self.name}: {len(self.folder)} {what} for training, {len(self.val)} held out for validation; "
                 f"{self.patches_per_epoch:,} random {ps}x{ps} patches per epoch "
-                f"({'held in memory' if self.in_memory else 'read from disk as needed'})")
+                f"({'held in memory' if self.in_memory else 'read from disk as needed'}{smaller})")
 
     def loader(self, batch_size: int, seed: int, device: torch.device, shard: slice | None = None) -> "PatchLoader":
         return PatchLoader(self, batch_size, seed, device, shard)
@@ -424,6 +427,7 @@ def auto_patches(n_images: int, device_type: str = "cpu") -> int:
 
 
 PATCHES_PER_IMAGE, MIN_PATCHES, CPU_PATCHES = 256, 2048, 12800
+MIN_PATCH = 8  # the smallest patch side (config's data.patch_size floor)
 
 
 def load_image_folder(
@@ -457,6 +461,9 @@ def load_image_folder(
         channels = decode_image(first[0] if isinstance(first, tuple) else first)[0].shape[2]
     if channels not in (1, 3):
         raise DaekitError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
+    asked, fit = None, _largest_fit(train_paths)
+    if fit is not None and fit < patch_size:  # small images (icons, a digit set as files): patches of their size, not
+        asked, patch_size = patch_size, max(fit, MIN_PATCH)  # reflect-padded tiles of them (16x the work)
     budget = int(cache_mb) << 20
     corrupt = corrupt_once(noisy_once, seed, noisy_copies) if noisy_once else None
     train = ImageFolder(train_paths, channels, budget, min_size=patch_size, corrupt=corrupt)
@@ -473,9 +480,21 @@ def load_image_folder(
     return PatchData(
         name=name, folder=train, val=whole_images(val_folder, list(range(len(val_folder)))), test=test,
         patch_size=int(patch_size), workers=int(workers), in_memory=in_memory, frames=frames, bursts=bursts, zoom=float(zoom),
-        zoom_share=float(zoom_share),
+        zoom_share=float(zoom_share), asked_patch=asked,
         patches_per_epoch=int(patches_per_epoch or auto_patches(len(train_paths), device_type)),
     )
+
+
+def _largest_fit(paths: list[Item]) -> int | None:
+    """The shorter side of the largest training image (the first shot of a burst), from headers: the largest
+    square patch that fits one of them without padding; None if a header is unreadable (the patch size stays)."""
+    best = 0
+    for p in paths:
+        size = image_dimensions(p[0] if isinstance(p, tuple) else p)
+        if size is None:
+            return None
+        best = max(best, min(size))
+    return best or None
 
 
 def _decoded_bytes(paths: list[Path], channels: int) -> int:
