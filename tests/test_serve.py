@@ -128,6 +128,16 @@ def test_the_wide_pass_is_each_uploads_own(server, tmp_path):
     assert code == 400 and d["error"] == "unknown wide pass 'yes'; use auto, on or off"
 
 
+def _cleaned_upload(url: str, path: Path, result_name: str) -> np.ndarray:
+    """Uploads `path`, waits for the job, checks the result's file name, returns it decoded as gray."""
+    code, d = _post(url, path.name, path.read_bytes())
+    assert code == 200, d
+    assert _wait(url, d["id"])["state"] == "done"
+    with urllib.request.urlopen(f"{url}/api/jobs/{d['id']}/result") as r:
+        assert result_name in r.headers.get("content-disposition", "")
+        return cv2.imdecode(np.frombuffer(r.read(), np.uint8), cv2.IMREAD_GRAYSCALE)
+
+
 def test_a_heic_photo_upload_comes_back_as_jpeg(server, tmp_path):
     pillow_heif = pytest.importorskip("pillow_heif")
     from PIL import Image
@@ -137,12 +147,7 @@ def test_a_heic_photo_upload_comes_back_as_jpeg(server, tmp_path):
     clean = _noisy_photo(tmp_path / "g.png")
     gray = cv2.imread(str(tmp_path / "g.png"), cv2.IMREAD_UNCHANGED)
     Image.fromarray(np.dstack([gray] * 3)).save(tmp_path / "IMG_0002.heic", quality=100)
-    code, d = _post(url, "IMG_0002.heic", (tmp_path / "IMG_0002.heic").read_bytes())
-    assert code == 200, d
-    assert _wait(url, d["id"])["state"] == "done"
-    with urllib.request.urlopen(f"{url}/api/jobs/{d['id']}/result") as r:
-        assert "denoised.jpg" in r.headers.get("content-disposition", "")
-        out = cv2.imdecode(np.frombuffer(r.read(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    out = _cleaned_upload(url, tmp_path / "IMG_0002.heic", "denoised.jpg")
     noisy = np.asarray(Image.open(tmp_path / "IMG_0002.heic").convert("L"))
     assert out.shape == gray.shape and _psnr(out / 255, clean) > _psnr(noisy / 255, clean) + 3
 
@@ -154,12 +159,7 @@ def test_a_webp_upload_comes_back_as_png(server, tmp_path):
     clean = _noisy_photo(tmp_path / "g.png")
     gray = cv2.imread(str(tmp_path / "g.png"), cv2.IMREAD_UNCHANGED)
     Image.fromarray(gray).save(tmp_path / "phone.webp", lossless=True)
-    code, d = _post(url, "phone.webp", (tmp_path / "phone.webp").read_bytes())
-    assert code == 200, d
-    assert _wait(url, d["id"])["state"] == "done"
-    with urllib.request.urlopen(f"{url}/api/jobs/{d['id']}/result") as r:
-        assert "denoised.png" in r.headers.get("content-disposition", "")
-        out = cv2.imdecode(np.frombuffer(r.read(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    out = _cleaned_upload(url, tmp_path / "phone.webp", "denoised.png")
     assert out.shape == gray.shape and _psnr(out / 255, clean) > _psnr(gray / 255, clean) + 3
 
 
