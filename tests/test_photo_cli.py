@@ -161,6 +161,10 @@ def test_unusual_color_modes_are_handled(tmp_path, capsys, mode):
     assert out.size == (64, 64)
     if mode in ("RGBA", "LA"):  # alpha carried over unchanged
         assert out.mode in ("RGBA", "LA") and np.array_equal(np.asarray(out)[..., -1], np.asarray(img)[..., -1])
+    # into a JPEG, which holds no alpha: said, not done without a word
+    rc, _, err = run(capsys, "denoise", tmp_path / name, "-o", tmp_path / "out.jpg")
+    assert rc == 0, err
+    assert ("has transparency, which .jpg files cannot hold" in err) == (mode in ("RGBA", "LA"))
 
 
 def test_bad_photo_files_give_one_line_and_touch_nothing(tmp_path, capsys):

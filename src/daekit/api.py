@@ -569,7 +569,7 @@ def denoise_files(
     """
     from tqdm.auto import tqdm
 
-    from .images import image_count, plan_outputs
+    from .images import WITHOUT_ALPHA, has_alpha, image_count, plan_outputs
     from .pretrained import default_for, default_for_image, find_pretrained
     from .runtime import check_precision
 
@@ -607,6 +607,9 @@ def denoise_files(
 
     for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):
         t0, widened = time.perf_counter(), []
+        if dst.suffix.lower() in WITHOUT_ALPHA and len(notes) < 3 and has_alpha(src):
+            notes.append(f"{src} has transparency, which {dst.suffix} files cannot hold: {dst} has none (name a .png or "
+                         ".tif output to keep it)")
         if src.suffix.lower() in (".tif", ".tiff") and image_count(src) > 1:  # a stack: every page, into one TIFF
             den = denoise_stack(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
                                 progress=progress and len(pairs) == 1, on_wide=widened.append)

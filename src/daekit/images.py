@@ -180,6 +180,18 @@ class ImageInfo:
         return int(value) if isinstance(value, int) and 1 <= value <= 8 else None
 
 
+def has_alpha(path: str | Path) -> bool:
+    """Whether an image file carries transparency (an alpha channel, or a palette's), from its header; False where
+    the header is unreadable."""
+    try:
+        return bool(_from_header(path, lambda im: "A" in im.getbands() or "transparency" in im.info))
+    except Exception:
+        return False
+
+
+WITHOUT_ALPHA = {".jpg", ".jpeg", ".bmp"}  # written without an alpha channel (8-bit colour or gray only)
+
+
 def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
     """(EXIF block, ICC profile) of an image file, from its header only; (None, None) where it has none."""
     return _header(path)[1:3]
