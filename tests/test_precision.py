@@ -31,6 +31,23 @@ def test_names_resolve_to_a_compute_dtype(monkeypatch):
         Precision.for_inference(cpu, "half")
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_training_takes_cpu_bf16_only_where_the_cpu_computes_it(tmp_path, capsys, monkeypatch, native):
+    """Emulated bf16 made a photo model's training step 15x slower than fp32 (a CPU without AVX-512): there
+    train.cpu_bf16 falls back to fp32 and says so."""
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert Precision.for_device(cpu, True, cpu_bf16=True).dtype is (torch.bfloat16 if native else None)
+    assert Precision.for_device(cpu, True, cpu_bf16=False).dtype is None
+    assert (Precision.cpu_bf16_ignored(cpu, True) is None) == native
+    assert Precision.cpu_bf16_ignored(cpu, False) is None
+    rc, out, err = run(capsys, "train", "--data", "digits", "--epochs", "1", "--set", "train.cpu_bf16=true",
+                       "--out", tmp_path / "run")
+    assert rc == 0, err
+    assert ("train.cpu_bf16 is set, but this CPU has no bf16 units" in out + err) != native
+
+
 def test_bf16_is_within_hundredths_of_a_db_of_fp32_and_tiles_exactly():
     clean = _clean(160)
     noisy = _noisy(clean)[..., None].astype(np.float32)

@@ -131,7 +131,7 @@ class TrainConfig:
     patience: Optional[int] = Field(None, ge=1)  # early stopping: epochs without a better val PSNR
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     amp: bool = True  # mixed precision (CUDA only; bf16 where supported, else fp16 with loss scaling)
-    cpu_bf16: bool = False  # bf16 autocast on the CPU too (~1.8x faster on CPUs with AMX / AVX-512-BF16)
+    cpu_bf16: bool = False  # bf16 autocast on the CPU too (~1.8x faster on CPUs with AMX / AVX-512-BF16; fp32, with a warning, on others)
     channels_last: bool = True  # NHWC memory layout for convolutions (CUDA and CPU: 1.2-1.3x faster training on oneDNN)
     compile: bool = False  # torch.compile the training model (pays a compile time once; best on GPUs)
     val_batch_size: int = Field(1024, ge=1)

@@ -501,6 +501,8 @@ def fit(
     opt = build_optimizer(model, cfg)
     scheduler = build_scheduler(opt, cfg, len(loader))
     precision = Precision.for_device(device, cfg.train.amp, cfg.train.cpu_bf16)
+    if progress and ctx.is_main and (note := Precision.cpu_bf16_ignored(device, cfg.train.cpu_bf16)):
+        tqdm.write(note)
 
     def forward(x: torch.Tensor) -> torch.Tensor:  # neighbor2neighbor's regulariser: the model on whole images, no gradient
         with precision.autocast(device):
