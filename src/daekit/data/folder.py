@@ -461,9 +461,9 @@ def load_image_folder(
         channels = decode_image(first[0] if isinstance(first, tuple) else first)[0].shape[2]
     if channels not in (1, 3):
         raise DaekitError(f"data.channels must be 1 (gray) or 3 (RGB), got {channels}")
-    asked, fit = None, _largest_fit(train_paths)
-    if fit is not None and fit < patch_size:  # small images (icons, a digit set as files): patches of their size, not
-        asked, patch_size = patch_size, max(fit, MIN_PATCH)  # reflect-padded tiles of them (16x the work)
+    asked, fit = None, _largest_side_below(train_paths, patch_size)
+    if fit is not None:  # small images (icons, a digit set as files): patches of their size, not reflect-padded
+        asked, patch_size = patch_size, max(fit, MIN_PATCH)  # tiles of them (16x the work for 16 x 16 digits)
     budget = int(cache_mb) << 20
     corrupt = corrupt_once(noisy_once, seed, noisy_copies) if noisy_once else None
     train = ImageFolder(train_paths, channels, budget, min_size=patch_size, corrupt=corrupt)
@@ -485,13 +485,14 @@ def load_image_folder(
     )
 
 
-def _largest_fit(paths: list[Item]) -> int | None:
-    """The shorter side of the largest training image (the first shot of a burst), from headers: the largest
-    square patch that fits one of them without padding; None if a header is unreadable (the patch size stays)."""
+def _largest_side_below(paths: list[Item], patch: int) -> int | None:
+    """Where no training image (the first shot of a burst) holds a `patch` x `patch` square, the largest square any
+    of them holds (the largest of their shorter sides), from headers; else None, found at the first image that
+    holds one (a folder of photos: one header read), or at an unreadable header (the patch size then stays)."""
     best = 0
     for p in paths:
         size = image_dimensions(p[0] if isinstance(p, tuple) else p)
-        if size is None:
+        if size is None or min(size) >= patch:
             return None
         best = max(best, min(size))
     return best or None
