@@ -221,7 +221,15 @@ def test_a_tiff_stack_is_cleaned_page_by_page_and_a_gif_animation_refused(tmp_pa
         t.write((rng.random((10, 12)) * 255).astype(np.uint8), photometric="minisblack", subfiletype=1)
     rc, _, err = run(capsys, "denoise", tmp_path / "preview.tif", "-o", tmp_path / "p.tif")
     assert rc == 0, err
-    assert tifffile.imread(tmp_path / "p.tif").shape == (40, 48)
+    assert tifffile.imread(tmp_path / "p.tif").shape == (40, 48) and "note" not in err
+    # pages of another size not marked as previews: only the first is cleaned, and the command says so
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as t:
+        t.write((rng.random((40, 48)) * 255).astype(np.uint8), photometric="minisblack")
+        t.write((rng.random((30, 20)) * 255).astype(np.uint8), photometric="minisblack")
+    rc, _, err = run(capsys, "denoise", tmp_path / "pages.tif", "-o", tmp_path / "pages_out.tif")
+    assert rc == 0, err
+    assert tifffile.imread(tmp_path / "pages_out.tif").shape == (40, 48)
+    assert "also holds 1 page(s) of another size than its first" in err and "only its first page is cleaned" in err
 
 
 def test_an_iphone_heic_photo_is_cleaned_into_an_upright_jpeg(tmp_path, capsys, monkeypatch):

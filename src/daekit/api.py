@@ -569,7 +569,7 @@ def denoise_files(
     """
     from tqdm.auto import tqdm
 
-    from .images import WITHOUT_ALPHA, has_alpha, image_count, plan_outputs
+    from .images import WITHOUT_ALPHA, has_alpha, image_count, page_count, plan_outputs
     from .pretrained import default_for, default_for_image, find_pretrained
     from .runtime import check_precision
 
@@ -610,7 +610,13 @@ def denoise_files(
         if dst.suffix.lower() in WITHOUT_ALPHA and len(notes) < 3 and has_alpha(src):
             notes.append(f"{src} has transparency, which {dst.suffix} files cannot hold: {dst} has none (name a .png or "
                          ".tif output to keep it)")
-        if src.suffix.lower() in (".tif", ".tiff") and image_count(src) > 1:  # a stack: every page, into one TIFF
+        tiff = src.suffix.lower() in (".tif", ".tiff")
+        pages = image_count(src) if tiff else 1
+        if tiff and len(notes) < 3 and (others := page_count(src) - pages) > 0:  # pages of other sizes are not read
+            notes.append(f"{src} also holds {others} page(s) of another size than its first (previews, or other images): "
+                         f"{'only its first page is' if pages == 1 else f'only the {pages} pages of its size are'} cleaned; "
+                         "save the others as files of their own to clean them")
+        if pages > 1:  # a stack: every page, into one TIFF
             den = denoise_stack(src, dst, lambda img, src=src: pick(src, img), tile=tile, max_pixels=max_pixels,
                                 progress=progress and len(pairs) == 1, on_wide=widened.append)
         else:

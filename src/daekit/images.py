@@ -404,6 +404,26 @@ def _split_alpha(path: str | Path, img: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.ascontiguousarray(img), alpha
 
 
+def page_count(path: str | Path) -> int:
+    """The pages a TIFF holds, of any size (``image_count`` counts those of the first page's size) but not those
+    its NewSubfileType tag marks as reduced-resolution versions (previews, thumbnails), from its headers, at most
+    MAX_FRAMES_COUNTED; 1 for other files and unreadable headers."""
+
+    def full_pages(im: Any) -> int:
+        if im.format != "TIFF":
+            return 1
+        n = 0
+        for k in range(min(int(getattr(im, "n_frames", 1)), MAX_FRAMES_COUNTED)):
+            im.seek(k)
+            n += not int(im.tag_v2.get(254, 0)) & 1
+        return max(n, 1)
+
+    try:
+        return _from_header(path, full_pages)
+    except Exception:
+        return 1
+
+
 def image_count(path: str | Path) -> int:
     """How many images of one size a file holds, from its header: the pages of a TIFF stack (a microscope's
     time series or z-stack), the frames of a GIF or WebP; 1 for most files (and for any the header reader does not know)."""
