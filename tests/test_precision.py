@@ -48,6 +48,18 @@ def test_training_takes_cpu_bf16_only_where_the_cpu_computes_it(tmp_path, capsys
     assert ("train.cpu_bf16 is set, but this CPU has no bf16 units" in out + err) != native
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_asking_for_bf16_on_a_cpu_that_emulates_it_gets_a_note(tmp_path, capsys, monkeypatch, native):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    Image.fromarray((_noisy(_clean(48)) * 255).astype(np.uint8)).save(tmp_path / "n.png")
+    for precision in ("bf16", "auto"):
+        rc, _, err = run(capsys, "denoise", tmp_path / "n.png", "-o", tmp_path / f"{precision}.png", "--device", "cpu",
+                         "--precision", precision)
+        assert rc == 0, err
+        assert ("--precision bf16 ran emulated" in err) == (precision == "bf16" and not native)
+
+
 def test_bf16_is_within_hundredths_of_a_db_of_fp32_and_tiles_exactly():
     clean = _clean(160)
     noisy = _noisy(clean)[..., None].astype(np.float32)

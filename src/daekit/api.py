@@ -571,7 +571,7 @@ def denoise_files(
 
     from .images import WITHOUT_ALPHA, has_alpha, image_count, page_count, plan_outputs
     from .pretrained import default_for, default_for_image, find_pretrained
-    from .runtime import check_precision
+    from .runtime import check_precision, native_bf16
 
     pairs, single = plan_outputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), output, overwrite)
     check_size(ensemble)
@@ -582,17 +582,22 @@ def denoise_files(
     if color_strength is not None:
         check_strength(color_strength, "--color-strength")
     cache: dict[str, Denoiser] = {}
+    notes: list[str] = []
 
     def model_for(name: str) -> Denoiser:
         if name not in cache:
             cache[name] = Denoiser.load(name, device=device, ensemble=ensemble, precision=precision,
                                         strength=strength, color_strength=color_strength, refine=refine, wide=wide)
+            kind = cache[name].device.type
+            if precision == "bf16" and len(cache) == 1 and not native_bf16(cache[name].device):
+                what = "this CPU has no bf16 units (AMX or AVX512-BF16)" if kind == "cpu" else f"this {kind} device has no native bf16"
+                notes.append(f"{what}: --precision bf16 ran emulated, several times slower than fp32 (which --precision "
+                             "auto picks here)")
         return cache[name]
 
     if model is not None:
         model_for(model)  # a bad model fails before any work
     used: dict[str, list[float]] = {}
-    notes: list[str] = []
     shipped = model is not None and find_pretrained(model) is not None
 
     def pick(src: Path, img: np.ndarray) -> Denoiser:  # its channels pick the default model
