@@ -82,7 +82,7 @@ def test_find_checkpoint(tmp_path):
         ck.find_checkpoint(tmp_path / "nope")
 
 
-def test_loading_a_model_stays_fast(tmp_path):
+def test_loading_a_model_stays_fast():
     """Sizing a model on the meta device must not initialise its weights there: `normal_` on meta imports
     torch._dynamo, which cost every `daekit denoise` 1.1 s (found in the thirtieth session)."""
     import subprocess
