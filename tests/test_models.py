@@ -141,3 +141,32 @@ def test_residual_dilation_is_checked_and_keeps_the_weights():
     dilated = create_model("residual", 3, depth=5, width=8, dilation=[1, 2, 3, 2, 1])
     assert dilated.geometry.receptive_field == 2 * (9 + 1) - 1 and plain.geometry.receptive_field == 11
     dilated.load_state_dict(plain.state_dict())  # dilation holds no weights: the same state dict
+
+
+def test_batchnorm_folded_for_inference_gives_the_same_output():
+    import torch
+    from torch import nn
+
+    from daekit.api import Denoiser
+    from daekit.models import create_model
+    from daekit.models.blocks import fold_batchnorm
+
+    torch.manual_seed(0)
+    m = create_model("residual", in_channels=3, image_size=(32, 32), depth=5, width=16, batch_norm=True)
+    for bn in (x for x in m.modules() if isinstance(x, nn.BatchNorm2d)):  # statistics and scales a training leaves
+        bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2), bn.weight.data.uniform_(0.5, 1.5)
+    for p in m.body[-1].parameters():
+        p.data.normal_(0, 0.1)  # (the last layer starts at zero)
+    m.eval()
+    x = torch.rand(2, 3, 40, 36)
+    with torch.no_grad():
+        before = m(x)
+        n = len(m.body)
+        after = fold_batchnorm(m)(x)
+    assert not any(isinstance(x, nn.BatchNorm2d) for x in m.modules()) and len(m.body) == n
+    torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(after, x)
+    # a shipped model loaded for fp32 inference has it folded; for bf16 it keeps its layers (and their rounding)
+    has_bn = lambda den: any(isinstance(x, nn.BatchNorm2d) for x in den.model.modules())  # noqa: E731
+    assert not has_bn(Denoiser.load("photo-real", device="cpu", precision="fp32"))
+    assert has_bn(Denoiser.load("photo-real", device="cpu", precision="bf16"))
