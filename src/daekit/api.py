@@ -576,7 +576,7 @@ def denoise_files(
     """
     from tqdm.auto import tqdm
 
-    from .images import WITHOUT_ALPHA, has_alpha, image_count, page_count, plan_outputs
+    from .images import WITHOUT_ALPHA, has_alpha, plan_outputs, tiff_pages
     from .pretrained import default_for, default_for_image, find_pretrained
     from .runtime import check_precision, native_bf16
 
@@ -622,9 +622,8 @@ def denoise_files(
         if dst.suffix.lower() in WITHOUT_ALPHA and len(notes) < 3 and has_alpha(src):
             notes.append(f"{src} has transparency, which {dst.suffix} files cannot hold: {dst} has none (name a .png or "
                          ".tif output to keep it)")
-        tiff = src.suffix.lower() in (".tif", ".tiff")
-        pages = image_count(src) if tiff else 1
-        if tiff and len(notes) < 3 and (others := page_count(src) - pages) > 0:  # pages of other sizes are not read
+        pages, others = tiff_pages(src) if src.suffix.lower() in (".tif", ".tiff") else (1, 0)
+        if others and len(notes) < 3:  # pages of other sizes are not read
             notes.append(f"{src} also holds {others} page(s) of another size than its first (previews, or other images): "
                          f"{'only its first page is' if pages == 1 else f'only the {pages} pages of its size are'} cleaned; "
                          "save the others as files of their own to clean them")

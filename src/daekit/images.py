@@ -129,13 +129,22 @@ def _frames(im: Any, size: tuple[int, int]) -> int:
         n = min(int(getattr(im, "n_frames", 1)), MAX_FRAMES_COUNTED)
         if n <= 1 or im.format != "TIFF":
             return max(n, 1)
-        same = 0
-        for k in range(n):
-            im.seek(k)
-            same += (int(im.width), int(im.height)) == size
-        return same
+        return _tiff_walk(im, size, n)[0]
     except Exception:
         return 1
+
+
+def _tiff_walk(im: Any, size: tuple[int, int], n: int) -> tuple[int, int]:
+    """(pages of `size`, pages of other sizes that the NewSubfileType tag does not mark as reduced-resolution
+    versions: previews, thumbnails) among a TIFF's first `n`, from their headers."""
+    same = others = 0
+    for k in range(n):
+        im.seek(k)
+        if (int(im.width), int(im.height)) == size:
+            same += 1
+        else:
+            others += not int(im.tag_v2.get(254, 0)) & 1
+    return same, others
 
 
 def check_pixels(path: str | Path, width: int, height: int, limit: int | None = None) -> None:
@@ -404,24 +413,21 @@ def _split_alpha(path: str | Path, img: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.ascontiguousarray(img), alpha
 
 
-def page_count(path: str | Path) -> int:
-    """The pages a TIFF holds, of any size (``image_count`` counts those of the first page's size) but not those
-    its NewSubfileType tag marks as reduced-resolution versions (previews, thumbnails), from its headers, at most
-    MAX_FRAMES_COUNTED; 1 for other files and unreadable headers."""
+def tiff_pages(path: str | Path) -> tuple[int, int]:
+    """(``image_count``, pages of other sizes not marked as previews) of a TIFF, in one walk of its headers (at
+    most MAX_FRAMES_COUNTED pages); (1, 0) for other files and unreadable headers."""
 
-    def full_pages(im: Any) -> int:
+    def walk(im: Any) -> tuple[int, int]:
         if im.format != "TIFF":
-            return 1
-        n = 0
-        for k in range(min(int(getattr(im, "n_frames", 1)), MAX_FRAMES_COUNTED)):
-            im.seek(k)
-            n += not int(im.tag_v2.get(254, 0)) & 1
-        return max(n, 1)
+            return 1, 0
+        n = min(int(getattr(im, "n_frames", 1)), MAX_FRAMES_COUNTED)
+        same, others = _tiff_walk(im, (int(im.width), int(im.height)), n)
+        return max(same, 1), others
 
     try:
-        return _from_header(path, full_pages)
+        return _from_header(path, walk)
     except Exception:
-        return 1
+        return 1, 0
 
 
 def image_count(path: str | Path) -> int:
