@@ -168,5 +168,8 @@ def test_batchnorm_folded_for_inference_gives_the_same_output():
     assert not torch.equal(after, x)
     # a shipped model loaded for fp32 inference has it folded; for bf16 it keeps its layers (and their rounding)
     has_bn = lambda den: any(isinstance(x, nn.BatchNorm2d) for x in den.model.modules())  # noqa: E731
-    assert not has_bn(Denoiser.load("photo-real", device="cpu", precision="fp32"))
+    folded = Denoiser.load("photo-real", device="cpu", precision="fp32")
+    assert not has_bn(folded)
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last)  # the layout the rest of the model has
+               for c in folded.model.modules() if isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3))
     assert has_bn(Denoiser.load("photo-real", device="cpu", precision="bf16"))

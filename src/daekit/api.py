@@ -192,8 +192,6 @@ class Denoiser:
                       info={"name": str(path)}, **opts)
         if den.compute_dtype == torch.float32:  # its own copy, never trained further: BatchNorm folded (1.23x in fp32;
             fold_batchnorm(den.model)  # bf16 runs keep the layers, and the rounding, their figures were measured with)
-            if den.device.type in ("cpu", "cuda"):  # the folded convolutions' new weights, channels-last as the rest
-                den.model.to(memory_format=torch.channels_last)
         return den
 
     @classmethod
