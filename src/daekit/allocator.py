@@ -8,7 +8,7 @@ the 2-core AMX CPU: fine-tuning photo-gray (batch 128 of 80x80, bf16) 16 -> 27 p
 CLI with the same weights (30 with MALLOC_MMAP_THRESHOLD_ set before start); photo-gray on a 1024 x 1024
 image (bf16) 2.66 -> 1.49 s. The cost: freed memory (up to `limit`) stays with the process instead of
 going back to the system, and big heap blocks can fragment: with 1024-pixel tiles an 8192 x 8192 photo
-peaked at 3.30 GB instead of 1.26, which is why CPU tiles stay small (``tiling.CPU_ACTIVATION_BYTES``;
+peaked at 3.30 GB instead of 1.26, which is why bf16 tiles stay small on the CPU (``tiling.CPU_ACTIVATION_BYTES``;
 1.20 GB with both).
 
 Library users may call ``keep_large_buffers()`` themselves; ``DAEKIT_NO_MALLOPT=1`` or a

@@ -71,6 +71,16 @@ def available_memory(device: torch.device) -> int:
 # RSS, vs 126 s and 3.30 GB with 1024-pixel tiles).
 CPU_ACTIVATION_BYTES = int(0.9 * (32 << 20))
 
+# fp32 on the CPU (a CPU without bf16 units, or --precision fp32) is bound by arithmetic instead: there the halo
+# each small tile computes again costs more than large buffers do, and fp32's 4 bytes halve the side the rule above
+# allows (256 pixels for the full-resolution models). Measured on a 2-core AMD EPYC Zen 3 (no AVX-512, so fp32 is
+# the default) through `daekit denoise`, 256-pixel tiles against 768: photo-real on a 4000 x 3000 photo 110.5 ->
+# 86.9 s (peak RSS 2.63 -> 1.88 GB; 640: 89.5 s, 1024: 84.4 s and 2.77 GB); photo-gray on 8192 x 8192 598 -> 555 s
+# (1.04 -> 1.36 GB; 1024: 487 s but 2.22 GB). So an fp32 activation may be as large as a 768-pixel core with the
+# full-resolution models' 17-pixel halo, at 64 channels. (The bf16 rule was measured on the AMX CPU; fp32 tiles
+# there were not timed against each other.)
+CPU_FP32_ACTIVATION_BYTES = (768 + 2 * 17) ** 2 * 64 * 4
+
 
 def _activation_bytes_per_pixel(model: nn.Module, itemsize: int) -> float:
     widest = max((m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)), default=64)
@@ -83,8 +93,8 @@ def auto_tile_size(model: nn.Module, device: torch.device, budget_fraction: floa
 
     Activation memory per pixel ~ widest layer x 4 bytes x 3 live tensors / unshuffle^2. On the CPU the
     side is also kept small enough that one activation (at `itemsize` bytes, the compute dtype's) stays
-    under ``CPU_ACTIVATION_BYTES``; for an `image_shape` whose whole activation fits, the image's longer
-    side is returned (no tiling).
+    under ``CPU_ACTIVATION_BYTES`` in bf16, ``CPU_FP32_ACTIVATION_BYTES`` in fp32; for an `image_shape` whose
+    whole activation fits, the image's longer side is returned (no tiling).
     """
     per_pixel = _activation_bytes_per_pixel(model, 4) * 3
     side = int(math.sqrt(available_memory(device) * budget_fraction / per_pixel))
@@ -92,10 +102,11 @@ def auto_tile_size(model: nn.Module, device: torch.device, budget_fraction: floa
     if device.type != "cpu":
         return int(side)
     per_pixel = _activation_bytes_per_pixel(model, itemsize)
-    if image_shape is not None and image_shape[0] * image_shape[1] * per_pixel <= CPU_ACTIVATION_BYTES:
+    limit = CPU_FP32_ACTIVATION_BYTES if itemsize >= 4 else CPU_ACTIVATION_BYTES
+    if image_shape is not None and image_shape[0] * image_shape[1] * per_pixel <= limit:
         return int(max(image_shape))
     halo, _ = model_geometry(model)
-    core = int(math.sqrt(CPU_ACTIVATION_BYTES / per_pixel)) - 2 * halo
+    core = int(math.sqrt(limit / per_pixel)) - 2 * halo
     return int(min(side, max(128, core // 64 * 64)))
 
 
