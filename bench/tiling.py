@@ -3,7 +3,7 @@
 An 8192 x 8192 noisy gray image (the 'camera' photograph tiled 16 x 16, Gaussian sigma 25) is written
 to a temporary folder and denoised by the CLI in a child process (`python -m daekit denoise big.png -o
 clean.tif`, shipped photo-gray model, automatic tile size, TIFF written band by band); its peak
-resident memory is read from the kernel (ru_maxrss of the child). The anchor is the size of the image
+resident memory is the child's own high-water mark (VmHWM, ``common.run_daekit``). The anchor is the size of the image
 itself: a float32 copy of the input alone is 256 MiB. Then a 1024 x 1024 image is denoised whole and
 in 256-pixel tiles, and the largest absolute difference is printed.
 
@@ -13,18 +13,15 @@ Targets: peak RSS <= 1.5 GB for 8192 x 8192; tiled vs whole max abs difference <
 """
 from __future__ import annotations
 
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, parser, result  # noqa: E402
+from common import machine, parser, result, run_daekit  # noqa: E402
 
 from daekit.api import Denoiser  # noqa: E402
 
@@ -48,13 +45,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "big.png", Path(tmp) / "clean.tif"
         cv2.imwrite(str(src), noisy_camera(side))
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "daekit", "denoise", str(src), "-o", str(dst), "--device", a.device],
-                              capture_output=True, text=True)
-        seconds = time.perf_counter() - t0
+        proc, seconds, peak_gb = run_daekit(["denoise", str(src), "-o", str(dst), "--device", a.device])
         if proc.returncode != 0:
             sys.exit(f"denoise failed: {proc.stderr.strip().splitlines()[-1]}")
-        peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # ru_maxrss is KiB on Linux
         out = cv2.imread(str(dst), cv2.IMREAD_UNCHANGED)
         assert out is not None and out.shape == (side, side), "output missing or of the wrong size"
     print(f"{side} x {side} gray: peak RSS {peak_gb:.2f} GB (float32 copy of the image: {side * side * 4 / 2**30:.2f} GiB), "

@@ -356,7 +356,10 @@ class Denoiser:
                                   "are free; let daekit tile it (no --tile, or --tile 512)")
             return iter([(0, self._run_crop(x))])
         halo, multiple = model_geometry(self.model)
-        return tiled_bands(self._run_crop, x, tile, overlap=max(16, halo // 2), halo=halo, multiple=multiple, progress=progress)
+        # an exact receptive field makes exact tiles: they abut, with nothing to blend (an overlap of 16 only computed
+        # those pixels twice: 3.5% of a 12 MP photo's time with 768-pixel tiles); U-Nets' tiles overlap and are blended
+        overlap = 0 if geometry.receptive_field else max(16, halo // 2)
+        return tiled_bands(self._run_crop, x, tile, overlap=overlap, halo=halo, multiple=multiple, progress=progress)
 
     def denoise(self, image: np.ndarray) -> np.ndarray:
         """Denoises one image (H, W) or (H, W, C), or a stack (N, H, W, C); uint8, uint16 or float in [0, 1].
