@@ -35,9 +35,12 @@ def test_tiled_equals_whole_image(unshuffle, shape, dilation):
 
 def test_bands_cover_every_row_once_in_order():
     img = np.random.default_rng(1).random((150, 70, 1), dtype=np.float32)
-    rows = [(y0, b.shape[0]) for y0, b in tiled_bands(lambda x: x, img, 40, 10, 4)]
-    assert rows[0][0] == 0 and sum(n for _, n in rows) == 150
-    assert all(a + n == b for (a, n), (b, _) in zip(rows, rows[1:]))
+    for overlap in (10, 0):  # 0: abutting cores, written straight into the band
+        bands = list(tiled_bands(lambda x: x, img, 40, overlap, 4))
+        rows = [(y0, b.shape[0]) for y0, b in bands]
+        assert rows[0][0] == 0 and sum(n for _, n in rows) == 150
+        assert all(a + n == b for (a, n), (b, _) in zip(rows, rows[1:]))
+        assert np.array_equal(np.concatenate([b for _, b in bands]), img)  # the identity, every pixel once
 
 
 def test_denoise_uses_tiles_and_matches_untiled():

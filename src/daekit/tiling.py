@@ -148,6 +148,19 @@ def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int,
         raise DaekitError(f"tile size {tile} must be larger than the overlap {overlap}")
     ys, xs = _origins(h, tile, stride), _origins(w, tile, stride)
     bar = tqdm(total=len(ys) * len(xs), desc="tiles", unit="tile", disable=not progress, dynamic_ncols=True)
+    if overlap == 0:  # abutting cores (exact tiles): each written once, no float64 sums (150 MB a row at 8192 wide)
+        for y0 in ys:
+            y1 = min(h, y0 + tile)
+            band = np.empty((y1 - y0, w, c), dtype=np.float32)
+            for x0 in xs:
+                x1 = min(w, x0 + tile)
+                ty0, tx0 = max(0, y0 - halo), max(0, x0 - halo)
+                out = run(np.ascontiguousarray(image[ty0 : min(h, y1 + halo), tx0 : min(w, x1 + halo)]))
+                band[:, x0:x1] = out[y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+                bar.update(1)
+            yield y0, band
+        bar.close()
+        return
     carry_num = carry_den = None  # accumulated overlap rows from the previous tile row
     for r, y0 in enumerate(ys):
         y1 = min(h, y0 + tile)
