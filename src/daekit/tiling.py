@@ -72,13 +72,13 @@ def available_memory(device: torch.device) -> int:
 CPU_ACTIVATION_BYTES = int(0.9 * (32 << 20))
 
 # fp32 on the CPU (a CPU without bf16 units, or --precision fp32) is bound by arithmetic instead: there the halo
-# each small tile computes again costs more than large buffers do, and fp32's 4 bytes shrink the side the rule above
-# allows by sqrt(2) (256 pixels for the full-resolution models). Measured on a 2-core AMD EPYC Zen 3 (no AVX-512, so fp32 is
-# the default) through `daekit denoise`, 256-pixel tiles against 768: photo-real on a 4000 x 3000 photo 110.5 ->
-# 86.9 s (peak RSS 2.63 -> 1.88 GB; 640: 89.5 s, 1024: 84.4 s and 2.77 GB); photo-gray on 8192 x 8192 598 -> 555 s
-# (1.04 -> 1.36 GB; bench/tiling.py's own reading 1.69, over its 1.5 GB bar; 1024: 487 s but 2.22 GB). So an fp32 activation may be as large as a 768-pixel core with the
-# full-resolution models' 17-pixel halo, at 64 channels. (The bf16 rule was measured on the AMX CPU; fp32 tiles
-# there were not timed against each other.)
+# each small tile computes again costs more than large buffers do, and fp32's 4 bytes shrink the side the rule
+# above allows by sqrt(2) (256 pixels for the full-resolution models). Measured on a 2-core AMD EPYC Zen 3 (no
+# AVX-512, so fp32 is the default) through `daekit denoise`, 256-pixel tiles against 768: photo-real on a
+# 4000 x 3000 photo 110.5 -> 86.9 s (peak RSS 2.63 -> 1.88 GB; 640: 89.5 s, 1024: 84.4 s and 2.77 GB); photo-gray
+# on 8192 x 8192 598 -> 555 s (1.04 -> 1.36 GB; bench/tiling.py's own reading 1.69, over its 1.5 GB bar; 1024:
+# 487 s but 2.22 GB). So an fp32 activation may be as large as a 768-pixel core with the full-resolution models'
+# 17-pixel halo, at 64 channels. (The bf16 rule was measured on the AMX CPU; fp32 tiles there were not timed.)
 CPU_FP32_ACTIVATION_BYTES = (768 + 2 * 17) ** 2 * 64 * 4
 
 
