@@ -20,7 +20,7 @@ import ctypes
 import os
 import sys
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameter numbers
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
 LIMIT = 1 << 30
 _applied = False
 
@@ -41,9 +41,4 @@ def keep_large_buffers(limit: int = LIMIT) -> bool:
     mallopt = libc.mallopt
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     _applied = bool(mallopt(M_MMAP_THRESHOLD, limit)) and bool(mallopt(M_TRIM_THRESHOLD, limit))
-    # one heap for every thread: each compute thread's own arena kept its freed big buffers too (measured on a 2-core
-    # Zen 3, a 2048 x 2048 photo in fp32 with 768-pixel tiles: peak 1.92 GB with per-thread arenas, 0.98 GB with
-    # MALLOC_ARENA_MAX=1, the same 30 s; 0.67 GB and 36 s with neither setting)
-    if _applied and "MALLOC_ARENA_MAX" not in os.environ:
-        mallopt(M_ARENA_MAX, 1)
     return _applied
