@@ -128,6 +128,14 @@ def _origins(size: int, tile: int, stride: int) -> list[int]:
     return starts
 
 
+def _core(run: Run, image: np.ndarray, y0: int, y1: int, x0: int, x1: int, halo: int) -> np.ndarray:
+    """The model's output on the core [y0:y1, x0:x1] of `image`, run with up to `halo` pixels of context a side."""
+    h, w = image.shape[:2]
+    ty0, tx0 = max(0, y0 - halo), max(0, x0 - halo)
+    out = run(np.ascontiguousarray(image[ty0 : min(h, y1 + halo), tx0 : min(w, x1 + halo)]))
+    return out[y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+
+
 def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int, multiple: int = 1,
                 progress: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Yields (top row, finished rows (h, W, C) float32) of the denoised `image`, top to bottom.
@@ -154,9 +162,7 @@ def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int,
             band = np.empty((y1 - y0, w, c), dtype=np.float32)
             for x0 in xs:
                 x1 = min(w, x0 + tile)
-                ty0, tx0 = max(0, y0 - halo), max(0, x0 - halo)
-                out = run(np.ascontiguousarray(image[ty0 : min(h, y1 + halo), tx0 : min(w, x1 + halo)]))
-                band[:, x0:x1] = out[y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+                band[:, x0:x1] = _core(run, image, y0, y1, x0, x1, halo)
                 bar.update(1)
             yield y0, band
         bar.close()
@@ -173,10 +179,7 @@ def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int,
         wy = _window(y1 - y0, overlap if r > 0 else 0, overlap if r < len(ys) - 1 and y1 < h else 0)
         for q, x0 in enumerate(xs):
             x1 = min(w, x0 + tile)
-            ty0, tx0 = max(0, y0 - halo), max(0, x0 - halo)
-            ty1, tx1 = min(h, y1 + halo), min(w, x1 + halo)
-            out = run(np.ascontiguousarray(image[ty0:ty1, tx0:tx1]))
-            core = out[y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+            core = _core(run, image, y0, y1, x0, x1, halo)
             wx = _window(x1 - x0, overlap if q > 0 else 0, overlap if q < len(xs) - 1 and x1 < w else 0)
             wgt = (wy[:, None] * wx[None, :])[..., None]
             num[:, x0:x1] += core * wgt
