@@ -43,6 +43,32 @@ def test_bands_cover_every_row_once_in_order():
         assert np.array_equal(np.concatenate([b for _, b in bands]), img)  # the identity, every pixel once
 
 
+@pytest.mark.parametrize("shape, tile, halo, multiple", [((150, 70, 1), 40, 4, 1), ((181, 250, 1), 64, 8, 2),
+                                                         ((1000, 333, 3), 96, 12, 4), ((2048, 2048, 1), 768, 17, 1)])
+def test_abutting_tiles_run_on_crops_of_one_shape(shape, tile, halo, multiple):
+    """Exact tiles are laid out so that every crop, padded to the model's grid, has the same shape (each tile
+    then reuses the buffers of the one before: crops of the edges' shapes fragmented the heap), none larger than
+    tile + 2 * halo, each core with its full halo inside the image, and the cores abutting."""
+    img = np.random.default_rng(1).random(shape, dtype=np.float32)
+    seen = []
+
+    def run(crop):
+        seen.append(tuple(-(-n // multiple) * multiple for n in crop.shape[:2]))
+        return crop
+
+    out = denoise_tiled(run, img, tile, 0, halo, multiple)
+    assert np.array_equal(out, img)  # the identity: every pixel once, from its own place
+    assert len(set(seen)) == 1 and len(seen) > 1, seen
+    assert max(seen[0]) <= tile + 2 * halo
+    from daekit.tiling import _even_spans
+
+    for size in shape[:2]:
+        spans = _even_spans(size, tile, halo, multiple)
+        assert [s[1] for s in spans[:-1]] == [s[0] for s in spans[1:]] and spans[-1][1] == size
+        for core0, core1, crop0, crop1 in spans:
+            assert crop0 % multiple == 0 and (crop0 == 0 or core0 - crop0 >= halo) and (crop1 == size or crop1 - core1 >= halo)
+
+
 def test_denoise_uses_tiles_and_matches_untiled():
     den = _denoiser(2)
     img = np.random.default_rng(2).random((300, 260, 1), dtype=np.float32)

@@ -1,11 +1,12 @@
 """Tiled inference for images of any size, in bounded memory.
 
-The image is cut into square *cores* on a grid with `overlap` pixels shared between neighbours. Each
-core is run through the model together with a *halo* of context around it (at least the model's
-receptive-field radius), and only the core is kept: every kept pixel therefore saw exactly the context
-it would see in a whole-image run, so the tiled result equals the whole-image result up to float
-rounding. Neighbouring cores are blended with a raised-cosine window across their overlap (weights
-normalised per pixel), so models without an exact receptive field (U-Nets) show no seams either.
+The image is cut into *cores*. Each core is run through the model together with a *halo* of context
+around it (at least the model's receptive-field radius), and only the core is kept: every kept pixel
+therefore saw exactly the context it would see in a whole-image run, so the tiled result equals the
+whole-image result up to float rounding. For such exact models the cores abut and every crop has the
+same shape (``_even_spans``). Models without an exact receptive field (U-Nets) get square cores on a
+grid with `overlap` pixels shared between neighbours, blended with a raised-cosine window across the
+overlap (weights normalised per pixel), so they show no seams either.
 
 Rows of tiles are processed top to bottom and finished rows are handed on as *bands*: memory is a
 few tile rows, not the image, when the consumer writes bands to disk (``write_tiff_bands``).
@@ -76,9 +77,10 @@ CPU_ACTIVATION_BYTES = int(0.9 * (32 << 20))
 # above allows by sqrt(2) (256 pixels for the full-resolution models). Measured on a 2-core AMD EPYC Zen 3 (no
 # AVX-512, so fp32 is the default) through `daekit denoise`, 256-pixel tiles against 768: photo-real on a
 # 4000 x 3000 photo 110.5 -> 86.9 s (peak RSS 2.63 -> 1.88 GB; 640: 89.5 s, 1024: 84.4 s and 2.77 GB); photo-gray
-# on 8192 x 8192 598 -> 555 s (1.04 -> 1.36 GB; bench/tiling.py's own reading 1.69, over its 1.5 GB bar; 1024:
-# 487 s but 2.22 GB). So an fp32 activation may be as large as a 768-pixel core with the full-resolution models'
-# 17-pixel halo, at 64 channels. (The bf16 rule was measured on the AMX CPU; fp32 tiles there were not timed.)
+# on 8192 x 8192 598 -> 555 s (1.04 -> 1.36 GB; 1024: 487 s but 2.22 GB). So an fp32 activation may be as large as a
+# 768-pixel core with the full-resolution models' 17-pixel halo, at 64 channels. (Those peaks were the edge tiles'
+# odd shapes fragmenting the heap: with crops of one shape, ``_even_spans``, bench/tiling.py's 8192 x 8192 went
+# from 1.69 to 1.19 GB at 768 pixels, the same 451 s.) (The bf16 rule was measured on the AMX CPU; fp32 tiles there were not timed.)
 CPU_FP32_ACTIVATION_BYTES = (768 + 2 * 17) ** 2 * 64 * 4
 
 
@@ -128,12 +130,43 @@ def _origins(size: int, tile: int, stride: int) -> list[int]:
     return starts
 
 
-def _core(run: Run, image: np.ndarray, y0: int, y1: int, x0: int, x1: int, halo: int) -> np.ndarray:
-    """The model's output on the core [y0:y1, x0:x1] of `image`, run with up to `halo` pixels of context a side."""
-    h, w = image.shape[:2]
-    ty0, tx0 = max(0, y0 - halo), max(0, x0 - halo)
-    out = run(np.ascontiguousarray(image[ty0 : min(h, y1 + halo), tx0 : min(w, x1 + halo)]))
-    return out[y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+Span = tuple[int, int, int, int]  # along one axis: (core start, core end, crop start, crop end)
+
+
+def _halo_span(start: int, end: int, halo: int, size: int) -> Span:
+    """The core [start, end) with up to `halo` pixels of context a side, within [0, size)."""
+    return start, end, max(0, start - halo), min(size, end + halo)
+
+
+def _even_spans(size: int, tile: int, halo: int, multiple: int) -> list[Span]:
+    """Abutting cores covering [0, size) whose crops all have the same length (at most tile + 2 * halo).
+
+    Equal crops give every tile's activations the same shape, so each tile reuses the buffers the one before
+    freed: crops of four shapes (the image's edges) left the heap with holes too small for the next shape (glibc
+    keeps freed buffers where the CLI raised its thresholds, ``allocator``): with 768-pixel fp32 tiles a 2048 x 2048
+    photo peaked at 1.61 GB and an 8192 x 8192 one at 1.69; with equal crops 0.84 and 1.19 GB, as fast and the same
+    pixels computed (edge cores are longer by the halo they do not need). The last crop ends at the image's edge
+    and starts on the `multiple` grid, so after the model pads it to the grid it too has the common length.
+    """
+    padded = -(-size // multiple) * multiple
+    if padded <= tile + 2 * halo:
+        return [(0, size, 0, size)]
+    count = -(-(size - 2 * halo) // tile)  # fewest crops of up to tile + 2 * halo that cover the size
+    length = -(-(-(-(size + 2 * (count - 1) * halo) // count)) // multiple) * multiple
+    spans, core = [], 0
+    while core < size:
+        start = min(max(0, core - halo), padded - length)
+        end = size if start + length >= padded else start + length - halo
+        spans.append((core, end, start, min(size, start + length)))
+        core = end
+    return spans
+
+
+def _core(run: Run, image: np.ndarray, ys: Span, xs: Span) -> np.ndarray:
+    """The model's output on the core of `image` that the spans `ys` and `xs` name, run on their crop."""
+    (y0, y1, cy0, cy1), (x0, x1, cx0, cx1) = ys, xs
+    out = run(np.ascontiguousarray(image[cy0:cy1, cx0:cx1]))
+    return out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
 
 
 def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int, multiple: int = 1,
@@ -151,22 +184,23 @@ def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int,
     h, w, c = image.shape
     tile = max(multiple, tile // multiple * multiple)
     overlap = min(tile // 2, -(-overlap // multiple) * multiple)
+    halo = -(-halo // multiple) * multiple
     stride = tile - overlap
     if stride <= 0:
         raise DaekitError(f"tile size {tile} must be larger than the overlap {overlap}")
-    ys, xs = _origins(h, tile, stride), _origins(w, tile, stride)
-    bar = tqdm(total=len(ys) * len(xs), desc="tiles", unit="tile", disable=not progress, dynamic_ncols=True)
     if overlap == 0:  # abutting cores (exact tiles): each written once, no float64 sums (150 MB a row at 8192 wide)
-        for y0 in ys:
-            y1 = min(h, y0 + tile)
-            band = np.empty((y1 - y0, w, c), dtype=np.float32)
-            for x0 in xs:
-                x1 = min(w, x0 + tile)
-                band[:, x0:x1] = _core(run, image, y0, y1, x0, x1, halo)
+        rows, cols = _even_spans(h, tile, halo, multiple), _even_spans(w, tile, halo, multiple)
+        bar = tqdm(total=len(rows) * len(cols), desc="tiles", unit="tile", disable=not progress, dynamic_ncols=True)
+        for ys in rows:
+            band = np.empty((ys[1] - ys[0], w, c), dtype=np.float32)
+            for xs in cols:
+                band[:, xs[0] : xs[1]] = _core(run, image, ys, xs)
                 bar.update(1)
-            yield y0, band
+            yield ys[0], band
         bar.close()
         return
+    ys, xs = _origins(h, tile, stride), _origins(w, tile, stride)
+    bar = tqdm(total=len(ys) * len(xs), desc="tiles", unit="tile", disable=not progress, dynamic_ncols=True)
     carry_num = carry_den = None  # accumulated overlap rows from the previous tile row
     for r, y0 in enumerate(ys):
         y1 = min(h, y0 + tile)
@@ -179,7 +213,7 @@ def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int,
         wy = _window(y1 - y0, overlap if r > 0 else 0, overlap if r < len(ys) - 1 and y1 < h else 0)
         for q, x0 in enumerate(xs):
             x1 = min(w, x0 + tile)
-            core = _core(run, image, y0, y1, x0, x1, halo)
+            core = _core(run, image, _halo_span(y0, y1, halo, h), _halo_span(x0, x1, halo, w))
             wx = _window(x1 - x0, overlap if q > 0 else 0, overlap if q < len(xs) - 1 and x1 < w else 0)
             wgt = (wy[:, None] * wx[None, :])[..., None]
             num[:, x0:x1] += core * wgt
