@@ -390,6 +390,22 @@ def test_exif_orientation_and_icc_profile_survive_denoise(tmp_path, capsys, ext)
             assert out.getexif().get(271) == "TestCam"
 
 
+@pytest.mark.parametrize("ext", ["jpg", "tif"])
+def test_cmyk_photo_comes_out_rgb_without_an_alpha_or_its_cmyk_profile(tmp_path, capsys, ext):
+    """A print-ready CMYK file is decoded to RGB; OpenCV gives a CMYK TIFF an opaque alpha channel, which is not
+    the photo's, and the CMYK profile does not describe the RGB result (PNG forbids it): neither is written."""
+    profile = bytearray(132)
+    profile[16:20], profile[36:40] = b"CMYK", b"acsp"  # an ICC header: data colour space CMYK
+    rgb = (_clean(48, rgb=True) * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / f"in.{ext}", icc_profile=bytes(profile), quality=95)
+    for out_ext in ("png", "tif", "jpg"):
+        rc, _, err = run(capsys, "denoise", tmp_path / f"in.{ext}", "-o", tmp_path / f"out.{out_ext}", "--model", "photo-color")
+        assert rc == 0, err
+        out = Image.open(tmp_path / f"out.{out_ext}")
+        assert out.mode == "RGB" and out.size == (48, 48) and "icc_profile" not in out.info, (ext, out_ext, out.mode)
+        assert np.abs(np.asarray(out, dtype=np.float64) - rgb).mean() < 12, (ext, out_ext)  # the photo's colours
+
+
 def test_two_inputs_of_one_name_are_refused_not_overwritten(tmp_path, capsys):
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()

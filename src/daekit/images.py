@@ -24,7 +24,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -89,20 +89,30 @@ def image_dimensions(path: str | Path) -> tuple[int, int] | None:
     return _header(path, with_metadata=False)[0]
 
 
-def _header(path: str | Path, with_metadata: bool = True) -> tuple[tuple[int, int] | None, bytes | None, bytes | None, int]:
-    """((width, height) or None, EXIF, ICC, images of that size in the file) from one opening of the header
-    (see ``image_dimensions``, ``read_metadata``, ``_frames``)."""
+class Header(NamedTuple):
+    """What an image file's header says (``_header``)."""
 
-    def read(im: Any) -> tuple[tuple[int, int], bytes | None, bytes | None, int]:
+    size: tuple[int, int] | None  # (width, height); None where Pillow cannot read the header
+    exif: bytes | None
+    icc: bytes | None
+    frames: int  # images of that size in the file
+    mode: str | None = None  # Pillow's pixel mode ("RGB", "CMYK", ...)
+
+
+def _header(path: str | Path, with_metadata: bool = True) -> Header:
+    """The file's size, EXIF, ICC profile, image count and pixel mode from one opening of its header (see
+    ``image_dimensions``, ``read_metadata``, ``_frames``)."""
+
+    def read(im: Any) -> Header:
         size = (int(im.width), int(im.height))
-        frames = _frames(im, size)
+        frames, mode = _frames(im, size), str(im.mode)
         if not with_metadata:
-            return size, None, None, frames
+            return Header(size, None, None, frames, mode)
         im.seek(0)
         try:
-            return (size, *_metadata(im), frames)
+            return Header(size, *_metadata(im), frames, mode)
         except Exception:  # metadata are a courtesy: an unreadable block never stops a denoise
-            return size, None, None, frames
+            return Header(size, None, None, frames, mode)
 
     try:
         return _from_header(path, read)
@@ -111,10 +121,10 @@ def _header(path: str | Path, with_metadata: bool = True) -> tuple[tuple[int, in
             with open(path, "rb") as f:
                 head = f.read(24)
         except OSError:  # unreadable: the decoder says so, in its own words
-            return None, None, None, 1
+            return Header(None, None, None, 1)
         if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 24:
-            return (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")), None, None, 1
-        return None, None, None, 1  # OpenCV decides, with its own cap (2**30 pixels), and the decoded size is checked
+            return Header((int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")), None, None, 1)
+        return Header(None, None, None, 1)  # OpenCV decides, with its own cap (2**30 pixels), and the decoded size is checked
 
 
 MAX_FRAMES_COUNTED = 10_000  # a header walk of more pages than this stops there (bounded time)
@@ -337,7 +347,7 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
         kind = container_kind(f.read(32))
     if kind == "HEIC/HEIF":
         _heif_opener(path)  # Pillow then reads its header, EXIF and ICC profile like any other
-    size, exif, icc, frames = _header(path, with_metadata=metadata)
+    size, exif, icc, frames, mode = _header(path, with_metadata=metadata)
     if size is not None:  # from the header, before a byte of pixels is decoded
         check_pixels(path, *size, limit=max_pixels)
     if frames > 1:  # the decoder would take the first and drop the others without a word
@@ -345,7 +355,7 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
                           f"{size[0]}x{size[1]}); daekit reads one image per file: save each as its own file first")
     if kind == "HEIC/HEIF":
         img, alpha = _split_alpha(path, _decode_heif(path))
-        return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=icc)
+        return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=_profile_for(icc, img.shape[2]))
     raw = np.fromfile(str(path), dtype=np.uint8)
     try:
         img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
@@ -356,12 +366,23 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
             raise DaekitError(f"cannot decode image {path}: {kind} is not read; save the photo as JPEG or PNG first "
                               "(a phone's camera settings or any photo viewer can)")
         raise DaekitError(f"cannot decode image {path}: unsupported format, truncated or corrupt file")
+    if mode == "CMYK" and img.ndim == 3 and img.shape[2] == 4:  # OpenCV gives a CMYK TIFF as RGB and an opaque alpha
+        img = img[..., :3]
     if img.ndim == 3 and img.shape[2] in (3, 4):
         img = np.concatenate([img[..., 2::-1], img[..., 3:]], axis=2)  # OpenCV's BGR(A) -> RGB(A)
     img, alpha = _split_alpha(path, img)
     if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
         check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
-    return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=icc)
+    return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=_profile_for(icc, img.shape[2]))
+
+
+def _profile_for(icc: bytes | None, channels: int) -> bytes | None:
+    """The ICC profile if it describes pixels of `channels` (an RGB profile for 3, a gray one for 1), else None.
+
+    A CMYK photo (a print-ready TIFF or JPEG) is decoded to RGB, and its CMYK profile written on the RGB result
+    would be wrong for it (PNG forbids it; viewers ignore or misread it): the result is written untagged (sRGB)."""
+    space = icc[16:20] if icc and len(icc) >= 128 else None  # the profile header's data colour space
+    return icc if space == (b"RGB " if channels == 3 else b"GRAY") else None
 
 
 def _heif_opener(path: str | Path) -> None:
