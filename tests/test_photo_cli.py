@@ -167,6 +167,27 @@ def test_unusual_color_modes_are_handled(tmp_path, capsys, mode):
     assert ("has transparency, which .jpg files cannot hold" in err) == (mode in ("RGBA", "LA"))
 
 
+def test_transparency_written_to_jpeg_is_flattened_onto_white(tmp_path, capsys):
+    """JPEG holds no alpha: transparent pixels come out white (as a photo editor exports them), not as the black or
+    leftover colours stored under them; opaque ones as denoised; half-transparent ones in between."""
+    rgb = (_noisy(_clean(64, rgb=True)) * 255).astype(np.uint8)
+    rgb[:, :20] = 0  # hidden under full transparency
+    alpha = np.full((64, 64), 255, np.uint8)
+    alpha[:, :20], alpha[:, 20:30] = 0, 128
+    Image.fromarray(np.dstack([rgb, alpha])).save(tmp_path / "in.png")
+    rc, _, err = run(capsys, "denoise", tmp_path / "in.png", "-o", tmp_path / "out.jpg", "--model", "photo-color")
+    assert rc == 0 and "is flattened onto white" in err, err
+    rc, _, err = run(capsys, "denoise", tmp_path / "in.png", "-o", tmp_path / "out.png", "--model", "photo-color")
+    assert rc == 0, err
+    jpg = np.asarray(Image.open(tmp_path / "out.jpg"), dtype=np.float64)
+    png = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float64)
+    assert jpg.shape == (64, 64, 3) and png.shape == (64, 64, 4)
+    assert jpg[:, :18].min() >= 245  # white (JPEG's ringing at the edge aside)
+    half = (png[:, 22:28, :3] * 128 / 255 + 255 * (1 - 128 / 255))
+    assert np.abs(jpg[:, 22:28] - half).mean() < 4
+    assert np.abs(jpg[:, 32:] - png[:, 32:, :3]).mean() < 4  # opaque: the denoised photo
+
+
 def test_bad_photo_files_give_one_line_and_touch_nothing(tmp_path, capsys):
     (tmp_path / "empty.png").write_bytes(b"")
     ok, buf = cv2.imencode(".png", (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8))

@@ -621,8 +621,8 @@ def denoise_files(
     for src, dst in tqdm(pairs, desc="denoising", unit="image", disable=not progress or len(pairs) < 2):
         t0, widened = time.perf_counter(), []
         if dst.suffix.lower() in WITHOUT_ALPHA and len(notes) < 3 and has_alpha(src):
-            notes.append(f"{src} has transparency, which {dst.suffix} files cannot hold: {dst} has none (name a .png or "
-                         ".tif output to keep it)")
+            notes.append(f"{src} has transparency, which {dst.suffix} files cannot hold: {dst} is flattened onto white "
+                         "(name a .png or .tif output to keep it)")
         pages, others = tiff_pages(src) if src.suffix.lower() in (".tif", ".tiff") else (1, 0)
         if others and len(notes) < 3:  # pages of other sizes are not read
             notes.append(f"{src} also holds {others} page(s) of another size than its first (previews, or other images): "

@@ -520,7 +520,9 @@ def from_float(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None) -> None:
     """Writes a float (H, W, C) image in [0, 1] with the bit depth (and alpha) of `info`, atomically.
 
-    JPEG and BMP hold 8 bits only: 16-bit data are written as 8-bit there.
+    JPEG and BMP hold 8 bits only: 16-bit data are written as 8-bit there; nor do they hold alpha: an image with
+    transparency is flattened onto white there, as photo editors export it (the colours under transparent pixels
+    are no part of the picture and often black or leftovers).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -529,6 +531,9 @@ def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None
     dtype = np.dtype(info.dtype if info else np.uint8)
     if suffix in (".jpg", ".jpeg", ".bmp") or (dtype == np.float32 and suffix == ".png"):
         dtype = np.dtype(np.uint8)
+    if info is not None and info.alpha is not None and suffix in WITHOUT_ALPHA:
+        opacity = to_float(info.alpha)[..., None]
+        arr = arr * opacity + (1 - opacity)
     out = from_float(info.to_file_values(arr) if info is not None and dtype == info.dtype else arr, dtype)
     if out.ndim == 3 and out.shape[2] == 3:
         out = out[..., ::-1]  # RGB -> BGR for OpenCV
