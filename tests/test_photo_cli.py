@@ -425,6 +425,13 @@ def test_cmyk_photo_comes_out_rgb_without_an_alpha_or_its_cmyk_profile(tmp_path,
         out = Image.open(tmp_path / f"out.{out_ext}")
         assert out.mode == "RGB" and out.size == (48, 48) and "icc_profile" not in out.info, (ext, out_ext, out.mode)
         assert np.abs(np.asarray(out, dtype=np.float64) - rgb).mean() < 12, (ext, out_ext)  # the photo's colours
+    if ext == "tif":  # 16-bit CMYK, which the decoder does not read: said in one line
+        import tifffile
+
+        tifffile.imwrite(tmp_path / "in16.tif", np.zeros((8, 8, 4), np.uint16), photometric="separated")
+        rc, _, err = run(capsys, "denoise", tmp_path / "in16.tif", "-o", tmp_path / "out16.png")
+        assert_one_line_error(rc, err, "this CMYK (print) image is not read; save it as RGB first")
+        assert not (tmp_path / "out16.png").exists()
 
 
 def test_two_inputs_of_one_name_are_refused_not_overwritten(tmp_path, capsys):

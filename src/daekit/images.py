@@ -362,6 +362,9 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
     except cv2.error:
         img = None
     if img is None:
+        if mode == "CMYK":  # OpenCV reads 8-bit CMYK JPEG and TIFF only (not 16-bit, nor with an alpha)
+            raise DaekitError(f"cannot decode image {path}: this CMYK (print) image is not read; save it as RGB first "
+                              "(JPEG, PNG or TIFF: any photo editor can)")
         if kind:
             raise DaekitError(f"cannot decode image {path}: {kind} is not read; save the photo as JPEG or PNG first "
                               "(a phone's camera settings or any photo viewer can)")
