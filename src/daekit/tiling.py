@@ -80,7 +80,8 @@ CPU_ACTIVATION_BYTES = int(0.9 * (32 << 20))
 # on 8192 x 8192 598 -> 555 s (1.04 -> 1.36 GB; 1024: 487 s but 2.22 GB). So an fp32 activation may be as large as a
 # 768-pixel core with the full-resolution models' 17-pixel halo, at 64 channels. (Those peaks were the edge tiles'
 # odd shapes fragmenting the heap: with crops of one shape, ``_even_spans``, bench/tiling.py's 8192 x 8192 went
-# from 1.69 to 1.19 GB at 768 pixels, the same 451 s.) (The bf16 rule was measured on the AMX CPU; fp32 tiles there were not timed.)
+# from 1.69 to 1.19 GB at 768 pixels, the same 451 s.) The bf16 rule was measured on the AMX CPU; fp32 tiles there
+# were not timed.
 CPU_FP32_ACTIVATION_BYTES = (768 + 2 * 17) ** 2 * 64 * 4
 
 
