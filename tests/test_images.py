@@ -79,3 +79,14 @@ def test_find_images_recurses(tmp_path):
         find_images([tmp_path / "empty"])
     with pytest.raises(DaekitError, match="input not found"):
         find_images([tmp_path / "nothing"])
+
+
+def test_channel_mean_is_numpys_mean_to_the_bit():
+    from daekit.color import channel_mean
+
+    rng = np.random.default_rng(0)
+    for shape in [(5, 7, 3), (5, 7, 1), (4, 2, 3, 3), (3, 4, 2), (300, 401, 3)]:
+        for dtype in (np.float32, np.float64):
+            x = rng.random(shape).astype(dtype)
+            got = channel_mean(x)
+            assert got.dtype == dtype and np.array_equal(got, x.mean(axis=-1, keepdims=True, dtype=dtype)), (shape, dtype)

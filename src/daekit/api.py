@@ -12,7 +12,7 @@ from torch import nn
 
 from . import checks
 from .checkpoint import build_model, find_checkpoint, load_checkpoint
-from .color import LUMA, from_opponent, to_opponent
+from .color import LUMA, channel_mean, from_opponent, to_opponent
 from .config import Config, config_from_dict, config_to_dict, resolve_config
 from .data import ImageData, load_configured
 from .ensemble import SelfEnsemble, check_size
@@ -292,7 +292,7 @@ class Denoiser:
         # put back, so nothing is lost
         tone = gray_tone(image) if image.shape[2] == 3 and self.in_channels == 1 else None
         gray = tone is not None
-        mean = image.mean(axis=2, keepdims=True, dtype=np.float32) if gray else None
+        mean = channel_mean(image.astype(np.float32, copy=False)) if gray else None
         opponent = self.color == "opponent" and image.shape[2] == 3 and self.in_channels == 1 and not gray
         x = mean if gray else to_opponent(image) if opponent else image
         if tile is not None:

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from .color import channel_mean
+
 BLOCK = 8  # the noise is read in 8 x 8 blocks, each less its best-fitting plane (the photo's slow shading)
 FLAT_SHARE = 0.2  # the flattest fifth of the blocks: there the noise, not the photo, is what is left
 MAX_BLOCKS = 1 << 16  # at most this many blocks (4 MP of pixels), on a regular grid: bounded time on any size
@@ -39,7 +41,7 @@ def neighbour_correlation(image: np.ndarray) -> float:
         return 0.0
     step = max(1, math.ceil(math.sqrt(h * w / MAX_BLOCKS)))  # every step-th block row and column
     rows = image[: h * BLOCK].reshape(h, BLOCK, *image.shape[1:])[::step]  # only the rows read are copied below
-    gray = rows.mean(axis=-1) if rows.ndim == 4 else rows  # (h', BLOCK, W)
+    gray = channel_mean(rows)[..., 0] if rows.ndim == 4 else rows  # (h', BLOCK, W)
     gray = gray[:, :, : w * BLOCK].reshape(len(gray), BLOCK, w, BLOCK)[:, :, ::step]  # (h', BLOCK, w', BLOCK)
     blocks = gray.transpose(0, 2, 1, 3).reshape(-1, BLOCK * BLOCK).astype(np.float64) @ _RESIDUAL
     power = np.square(blocks).mean(axis=1)
