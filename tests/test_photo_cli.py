@@ -186,6 +186,14 @@ def test_transparency_written_to_jpeg_is_flattened_onto_white(tmp_path, capsys):
     half = (png[:, 22:28, :3] * 128 / 255 + 255 * (1 - 128 / 255))
     assert np.abs(jpg[:, 22:28] - half).mean() < 4
     assert np.abs(jpg[:, 32:] - png[:, 32:, :3]).mean() < 4  # opaque: the denoised photo
+    import tifffile  # a float alpha that is NaN or past 1 counts as opaque (not NaN pixels, not past white)
+
+    rgba = np.dstack([np.full((32, 32, 3), 0.4, np.float32), np.ones((32, 32, 1), np.float32)])
+    rgba[:8, :8, 3], rgba[8:16, :8, 3] = np.nan, 5.0
+    tifffile.imwrite(tmp_path / "f.tif", rgba, photometric="rgb", extrasamples=[2])
+    rc, _, err = run(capsys, "denoise", tmp_path / "f.tif", "-o", tmp_path / "f.jpg", "--model", "photo-color")
+    assert rc == 0, err
+    assert np.abs(np.asarray(Image.open(tmp_path / "f.jpg"), dtype=np.float64) - 0.4 * 255).max() < 8
 
 
 def test_bad_photo_files_give_one_line_and_touch_nothing(tmp_path, capsys):

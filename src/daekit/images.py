@@ -539,7 +539,7 @@ def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None
     if suffix in (".jpg", ".jpeg", ".bmp") or (dtype == np.float32 and suffix == ".png"):
         dtype = np.dtype(np.uint8)
     if info is not None and info.alpha is not None and suffix in WITHOUT_ALPHA:
-        opacity = np.clip(to_float(info.alpha), 0, 1)[..., None]  # a float alpha may leave [0, 1]
+        opacity = np.clip(np.nan_to_num(to_float(info.alpha), nan=1.0), 0, 1)[..., None]  # a float alpha may leave [0, 1]
         arr = arr * opacity + (1 - opacity)
     out = from_float(info.to_file_values(arr) if info is not None and dtype == info.dtype else arr, dtype)
     if out.ndim == 3 and out.shape[2] == 3:
