@@ -134,14 +134,9 @@ def _origins(size: int, tile: int, stride: int) -> list[int]:
 Span = tuple[int, int, int, int]  # along one axis: (core start, core end, crop start, crop end)
 
 
-def _span(core0: int, core1: int, halo: int, size: int, length: int, multiple: int) -> Span:
-    """The core [core0, core1) of an axis of `size` in a crop of `length` (as the model pads it to the `multiple`
-    grid) with up to `halo` pixels of context a side: at the image's edges the crop moves inward rather than
-    shrinking, so every crop of a layout has the same shape (``_even_spans``). `core0 - halo` is on the grid."""
-    padded = -(-size // multiple) * multiple
-    length = min(length, padded)
-    start = min(max(0, core0 - halo), padded - length)
-    return core0, core1, start, min(size, start + length)
+def _halo_span(start: int, end: int, halo: int, size: int) -> Span:
+    """The core [start, end) with up to `halo` pixels of context a side, within [0, size)."""
+    return start, end, max(0, start - halo), min(size, end + halo)
 
 
 def _even_spans(size: int, tile: int, halo: int, multiple: int) -> list[Span]:
@@ -161,9 +156,9 @@ def _even_spans(size: int, tile: int, halo: int, multiple: int) -> list[Span]:
     length = -(-(-(-(size + 2 * (count - 1) * halo) // count)) // multiple) * multiple
     spans, core = [], 0
     while core < size:
-        start, stop = _span(core, core, halo, size, length, multiple)[2:]
+        start = min(max(0, core - halo), padded - length)
         end = size if start + length >= padded else start + length - halo
-        spans.append((core, end, start, stop))
+        spans.append((core, end, start, min(size, start + length)))
         core = end
     return spans
 
@@ -219,8 +214,7 @@ def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int,
         wy = _window(y1 - y0, overlap if r > 0 else 0, overlap if r < len(ys) - 1 and y1 < h else 0)
         for q, x0 in enumerate(xs):
             x1 = min(w, x0 + tile)
-            core = _core(run, image, _span(y0, y1, halo, h, tile + 2 * halo, multiple),
-                         _span(x0, x1, halo, w, tile + 2 * halo, multiple))
+            core = _core(run, image, _halo_span(y0, y1, halo, h), _halo_span(x0, x1, halo, w))
             wx = _window(x1 - x0, overlap if q > 0 else 0, overlap if q < len(xs) - 1 and x1 < w else 0)
             wgt = (wy[:, None] * wx[None, :])[..., None]
             num[:, x0:x1] += core * wgt
