@@ -27,6 +27,11 @@ from .errors import DaekitError
 Run = Callable[[np.ndarray], np.ndarray]  # (h, w, C) float32 -> (h, w, C) float32
 
 
+def _up(n: int, multiple: int) -> int:
+    """`n` rounded up to a multiple of `multiple`."""
+    return -(-n // multiple) * multiple
+
+
 UNDECLARED_HALO = 64  # context for models without an exact receptive field (U-Nets): blended tiles
 
 
@@ -38,14 +43,14 @@ def model_geometry(model: nn.Module) -> tuple[int, int]:
     g = model.geometry
     rf = g.receptive_field
     halo = (int(rf) - 1) // 2 if rf else UNDECLARED_HALO
-    return -(-halo // g.multiple) * g.multiple, g.multiple
+    return _up(halo, g.multiple), g.multiple
 
 
 def smallest_tile(model: nn.Module) -> int:
     """The smallest tile side worth running: twice the halo (a tile then computes at most 4x its own
     pixels), at least 32 and on the model's grid. Smaller tiles would take hours on a large image."""
     halo, multiple = model_geometry(model)
-    return -(-max(32, 2 * halo) // multiple) * multiple
+    return _up(max(32, 2 * halo), multiple)
 
 
 def untiled_bytes(model: nn.Module, height: int, width: int, itemsize: int = 4) -> int:
@@ -149,11 +154,11 @@ def _even_spans(size: int, tile: int, halo: int, multiple: int) -> list[Span]:
     pixels computed (edge cores are longer by the halo they do not need). The last crop ends at the image's edge
     and starts on the `multiple` grid, so after the model pads it to the grid it too has the common length.
     """
-    padded = -(-size // multiple) * multiple
+    padded = _up(size, multiple)
     if padded <= tile + 2 * halo:
         return [(0, size, 0, size)]
     count = -(-(size - 2 * halo) // tile)  # fewest crops of up to tile + 2 * halo that cover the size
-    length = -(-(-(-(size + 2 * (count - 1) * halo) // count)) // multiple) * multiple
+    length = _up(-(-(size + 2 * (count - 1) * halo) // count), multiple)  # their common length, on the grid
     spans, core = [], 0
     while core < size:
         start = min(max(0, core - halo), padded - length)
@@ -184,8 +189,8 @@ def tiled_bands(run: Run, image: np.ndarray, tile: int, overlap: int, halo: int,
     """
     h, w, c = image.shape
     tile = max(multiple, tile // multiple * multiple)
-    overlap = min(tile // 2, -(-overlap // multiple) * multiple)
-    halo = -(-halo // multiple) * multiple
+    overlap = min(tile // 2, _up(overlap, multiple))
+    halo = _up(halo, multiple)
     stride = tile - overlap
     if stride <= 0:
         raise DaekitError(f"tile size {tile} must be larger than the overlap {overlap}")
