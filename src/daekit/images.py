@@ -87,7 +87,7 @@ def _from_header(path: str | Path, read: Callable[[Any], T]) -> T:
 
 def image_dimensions(path: str | Path) -> tuple[int, int] | None:
     """(width, height) from an image file's header (Pillow; no pixels decoded), None if unreadable."""
-    return _header(path, with_metadata=False)[0]
+    return _header(path, with_metadata=False).size
 
 
 class Header(NamedTuple):
@@ -214,7 +214,8 @@ WITHOUT_ALPHA = {".jpg", ".jpeg", ".bmp"}  # written without an alpha channel (8
 
 def read_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
     """(EXIF block, ICC profile) of an image file, from its header only; (None, None) where it has none."""
-    return _header(path)[1:3]
+    header = _header(path)
+    return header.exif, header.icc
 
 
 def _metadata(im: Any) -> tuple[bytes | None, bytes | None]:
@@ -461,7 +462,7 @@ def tiff_pages(path: str | Path) -> tuple[int, int]:
 def image_count(path: str | Path) -> int:
     """How many images of one size a file holds, from its header: the pages of a TIFF stack (a microscope's
     time series or z-stack), the frames of a GIF or WebP; 1 for most files (and for any the header reader does not know)."""
-    return _header(path, with_metadata=False)[3]
+    return _header(path, with_metadata=False).frames
 
 
 def read_tiff_stack(path: str | Path, max_pixels: int | None = None) -> Iterator[tuple[np.ndarray, ImageInfo]]:
