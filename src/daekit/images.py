@@ -537,7 +537,7 @@ def write_image(path: str | Path, arr: np.ndarray, info: ImageInfo | None = None
     if suffix not in IMAGE_SUFFIXES:
         raise DaekitError(f"cannot write {path}: unknown image type {suffix!r} (use {', '.join(sorted(IMAGE_SUFFIXES))})")
     dtype = np.dtype(info.dtype if info else np.uint8)
-    if suffix in (".jpg", ".jpeg", ".bmp") or (dtype == np.float32 and suffix == ".png"):
+    if suffix in WITHOUT_ALPHA or (dtype == np.float32 and suffix == ".png"):  # 8-bit formats
         dtype = np.dtype(np.uint8)
     if info is not None and info.alpha is not None and suffix in WITHOUT_ALPHA:
         opacity = np.clip(np.nan_to_num(to_float(info.alpha), nan=1.0), 0, 1)[..., None]  # a float alpha may leave [0, 1]
