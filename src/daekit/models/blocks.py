@@ -20,11 +20,15 @@ class Geometry:
             None where it is not declared (tiles then get a generous halo and are blended).
         multiple: Tile origins and halos must sit on this grid (pooling, pixel-unshuffle) for tiled
             output to equal whole-image output.
+        activation_channels: The largest tensor a forward pass makes, in values per input pixel, where the
+            widest convolution's channels (over the unshuffle factor squared) would misstate it: a U-Net's widest
+            layers run at a fraction of the resolution. Tiling sizes its tiles by it (``tiling.auto_tile_size``).
     """
 
     fixed_size: tuple[int, int] | None = None
     receptive_field: int | None = None
     multiple: int = 1
+    activation_channels: float | None = None
 
     @property
     def tileable(self) -> bool:

@@ -27,7 +27,9 @@ class PixelShuffleDown(nn.Module):
         self.inner, self.stride = inner, int(stride)
         g = inner.geometry
         rf = None if g.receptive_field is None else g.receptive_field * self.stride
-        self.geometry = Geometry(fixed_size=None, receptive_field=rf, multiple=g.multiple * self.stride)
+        # the sub-images hold the input's pixels, along the batch: per input pixel the inner model's activations
+        self.geometry = Geometry(fixed_size=None, receptive_field=rf, multiple=g.multiple * self.stride,
+                                 activation_channels=g.activation_channels)
         self.unit_output = inner.unit_output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
