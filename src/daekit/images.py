@@ -358,9 +358,16 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
     if frames > 1:  # the decoder would take the first and drop the others without a word
         raise DaekitError(f"{path} holds {frames}{'+' if frames >= MAX_FRAMES_COUNTED else ''} images (pages or frames of "
                           f"{size[0]}x{size[1]}); daekit reads one image per file: save each as its own file first")
-    if kind == "HEIC/HEIF":
-        img, alpha = _split_alpha(path, _decode_heif(path))
-        return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=_profile_for(icc, img.shape[2]))
+    img, alpha = _split_alpha(path, _decode_heif(path) if kind == "HEIC/HEIF" else _decode_opencv(path, kind, mode))
+    if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
+        check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
+    return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=_profile_for(icc, img.shape[2]))
+
+
+def _decode_opencv(path: Path, kind: str | None, mode: str | None) -> np.ndarray:
+    """The pixels of a file OpenCV reads, as RGB(A) (OpenCV's channel order turned round). `mode` is Pillow's pixel
+    mode from the header (a CMYK file: OpenCV's stand-in alpha dropped, its own error) and `kind` what
+    ``container_kind`` named the file (named in the error when OpenCV cannot read it)."""
     raw = np.fromfile(str(path), dtype=np.uint8)
     try:
         img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
@@ -378,10 +385,7 @@ def decode_image(path: str | Path, max_pixels: int | None = None, metadata: bool
         img = img[..., :3]
     if img.ndim == 3 and img.shape[2] in (3, 4):
         img = np.concatenate([img[..., 2::-1], img[..., 3:]], axis=2)  # OpenCV's BGR(A) -> RGB(A)
-    img, alpha = _split_alpha(path, img)
-    if size is None:  # a header Pillow could not read: the decoded size is held to the same limit
-        check_pixels(path, img.shape[1], img.shape[0], limit=max_pixels)
-    return img, ImageInfo(dtype=img.dtype, alpha=alpha, exif=exif, icc=_profile_for(icc, img.shape[2]))
+    return img
 
 
 def _profile_for(icc: bytes | None, channels: int) -> bytes | None:
