@@ -93,9 +93,8 @@ CPU_FP32_ACTIVATION_BYTES = (768 + 2 * 17) ** 2 * 64 * 4
 def _activation_bytes_per_pixel(model: nn.Module, itemsize: int) -> float:
     """Bytes per input pixel of the largest activation: as the model's geometry declares it (U-Nets), else the
     widest convolution's channels over the unshuffle factor squared."""
-    declared = getattr(getattr(model, "geometry", None), "activation_channels", None)
-    if declared:
-        return declared * itemsize
+    if model.geometry.activation_channels:
+        return model.geometry.activation_channels * itemsize
     widest = max((m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)), default=64)
     return widest * itemsize / max(1, getattr(model, "unshuffle", 1)) ** 2
 
