@@ -321,6 +321,28 @@ def test_a_webp_image_is_cleaned_into_a_png_with_its_alpha_and_exif(tmp_path, ca
     assert not (tmp_path / "a.png").exists()
 
 
+def test_files_of_other_types_named_on_the_command_line_are_written_as_png(tmp_path, capsys):
+    # a .ppm or a file without a suffix (OpenCV decodes them by content) used to be cleaned and then refused at
+    # writing, after the images before it had been written; now each output is of a type daekit writes
+    clean = _clean(64, rgb=True)
+    noisy = (_noisy(clean, 20) * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "scan.ppm")
+    Image.fromarray(noisy[..., 0]).save(tmp_path / "gray.pgm")
+    Image.fromarray(noisy).save(tmp_path / "IMG_0001", format="JPEG", quality=95)
+    Image.fromarray(noisy).save(tmp_path / "photo.jpg.bak", format="JPEG", quality=95)
+    names = ["scan.ppm", "gray.pgm", "IMG_0001", "photo.jpg.bak"]
+    rc, _, err = run(capsys, "denoise", *(tmp_path / n for n in names), "-o", tmp_path / "out")
+    assert rc == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["IMG_0001.png", "gray.png", "photo.jpg.bak.png",
+                                                                     "scan.png"]
+    o = np.asarray(Image.open(tmp_path / "out" / "scan.png"))
+    assert o.shape == noisy.shape and _psnr(o / 255, clean) > _psnr(noisy / 255, clean) + 2
+    assert np.asarray(Image.open(tmp_path / "out" / "gray.png")).ndim == 2
+    # one output file named for one of them is still refused before any work when daekit does not write its type
+    rc, _, err = run(capsys, "denoise", tmp_path / "scan.ppm", "-o", tmp_path / "clean.ppm")
+    assert_one_line_error(rc, err, "cannot write .ppm")
+    assert not (tmp_path / "clean.ppm").exists()
+
 def test_a_broken_page_leaves_no_stack_behind(tmp_path, capsys):
     import tifffile
 

@@ -663,8 +663,15 @@ def plan_outputs(inputs: list[str | Path], output: str | Path, overwrite: bool =
 
 def output_name(path: Path) -> Path:
     """The name a cleaned image is written under: the input's, but a HEIC photo's as JPEG and a WebP image's as PNG
-    (daekit writes neither type)."""
-    return path.with_suffix(WRITTEN_AS.get(path.suffix.lower(), path.suffix))
+    (daekit writes neither type), as is any other file named on the command line that OpenCV decodes (a .ppm, a
+    one-frame .gif): its suffix replaced where it is an image type's, else ".png" added (a file without one, a
+    "photo.jpg.bak"). So every output is of a type daekit writes, known before any work is done."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return path
+    if suffix in WRITTEN_AS or suffix in OTHER_IMAGE_SUFFIXES:
+        return path.with_suffix(WRITTEN_AS.get(suffix, ".png"))
+    return path.with_name(path.name + ".png")
 
 
 def _relative(f: Path, inputs: list[str | Path]) -> Path:
