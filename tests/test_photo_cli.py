@@ -343,6 +343,7 @@ def test_files_of_other_types_named_on_the_command_line_are_written_as_png(tmp_p
     assert_one_line_error(rc, err, "cannot write .ppm")
     assert not (tmp_path / "clean.ppm").exists()
 
+
 def test_a_broken_page_leaves_no_stack_behind(tmp_path, capsys):
     import tifffile
 
